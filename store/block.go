@@ -1,0 +1,513 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/costfed/costfed/allocation"
+)
+
+// BlockMeta is what a block says about itself in its Parquet key-value metadata.
+type BlockMeta struct {
+	SchemaVersion int
+	Cluster       string
+	Resolution    Resolution
+	Window        allocation.Window
+	// Complete is true once the window has closed and settled: the block will not
+	// change unless someone rebuilds it.
+	Complete  bool
+	BuildTime time.Time
+	// ProducerVersion is the costfed version that wrote the block.
+	ProducerVersion string
+	// ProducerInstance identifies the writing process (pod name or host), so two
+	// producers writing the same cluster id can be told apart.
+	ProducerInstance string
+	Rows             int
+}
+
+// Ref returns the block's reference (what its key encodes).
+func (m BlockMeta) Ref() BlockRef {
+	return BlockRef{Cluster: m.Cluster, Resolution: m.Resolution, Window: m.Window}
+}
+
+// Block is one cluster's allocations for one window.
+type Block struct {
+	Meta BlockMeta
+	Rows []allocation.Allocation
+}
+
+// Parquet key-value metadata keys.
+const (
+	metaSchemaVersion    = "costfed.schema_version"
+	metaCluster          = "costfed.cluster"
+	metaResolution       = "costfed.resolution"
+	metaWindowStart      = "costfed.window_start"
+	metaWindowEnd        = "costfed.window_end"
+	metaComplete         = "costfed.complete"
+	metaBuildTime        = "costfed.build_time"
+	metaProducerVersion  = "costfed.producer_version"
+	metaProducerInstance = "costfed.producer_instance"
+	metaRows             = "costfed.rows"
+)
+
+// rowGroupRows bounds a row group. Readers (DuckDB, Athena) parallelise by row
+// group; 64k rows keeps a group a few MB compressed.
+const rowGroupRows = 64 * 1024
+
+// Reasons a block is refused. Match them with errors.Is on a *BlockError.
+var (
+	ErrEmptyBlock     = errors.New("empty object")
+	ErrCorruptBlock   = errors.New("not a readable parquet file")
+	ErrSchemaVersion  = errors.New("unsupported schema version")
+	ErrSchemaMismatch = errors.New("columns do not match the block schema")
+	ErrForeignBlock   = errors.New("block belongs to another cluster or window")
+	ErrRowCount       = errors.New("row count does not match")
+	ErrHashMismatch   = errors.New("content hash does not match the index")
+	ErrBlockTooLarge  = errors.New("object larger than the read limit")
+	ErrInvalidBlock   = errors.New("invalid block contents")
+)
+
+// BlockError says which object failed and why. Reason is one of the Err…
+// sentinels above; errors.Is(err, ErrForeignBlock) works through it.
+type BlockError struct {
+	Key    string
+	Reason error
+	Detail string
+}
+
+func (e *BlockError) Error() string {
+	if e.Detail == "" {
+		return fmt.Sprintf("block %s: %v", e.Key, e.Reason)
+	}
+	return fmt.Sprintf("block %s: %v: %s", e.Key, e.Reason, e.Detail)
+}
+
+// Unwrap exposes the reason to errors.Is.
+func (e *BlockError) Unwrap() error { return e.Reason }
+
+func blockErr(key string, reason error, format string, args ...any) *BlockError {
+	return &BlockError{Key: key, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ValidateBlock checks what EncodeBlock requires: a valid cluster id, a window
+// aligned to the resolution, unique row names, finite numbers, rows inside the
+// window, and whole-millisecond times (the file stores milliseconds, and a value
+// that would not survive the round trip is refused rather than truncated).
+func ValidateBlock(b Block) error {
+	m := b.Meta
+	var errs []error
+	if err := ValidateClusterID(m.Cluster); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseResolution(string(m.Resolution)); err != nil {
+		errs = append(errs, err)
+	} else if !m.Resolution.AlignedWindow(m.Window) {
+		errs = append(errs, fmt.Errorf("window %s is not one aligned %s window", m.Window, m.Resolution))
+	}
+	if m.SchemaVersion != 0 && m.SchemaVersion != SchemaVersion {
+		errs = append(errs, fmt.Errorf("schema version %d cannot be written by this build (writes %d)", m.SchemaVersion, SchemaVersion))
+	}
+	if m.Rows != 0 && m.Rows != len(b.Rows) {
+		errs = append(errs, fmt.Errorf("meta says %d rows but the block has %d", m.Rows, len(b.Rows)))
+	}
+	seen := make(map[string]struct{}, len(b.Rows))
+	for i := range b.Rows {
+		if err := validateRow(&b.Rows[i], m.Window); err != nil {
+			errs = append(errs, fmt.Errorf("row %d (%s): %w", i, b.Rows[i].Name, err))
+		}
+		if _, dup := seen[b.Rows[i].Name]; dup {
+			errs = append(errs, fmt.Errorf("row %d: duplicate name %q", i, b.Rows[i].Name))
+		}
+		seen[b.Rows[i].Name] = struct{}{}
+		if len(errs) > 20 {
+			errs = append(errs, errors.New("more problems not listed"))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateRow(a *allocation.Allocation, w allocation.Window) error {
+	if a.Name == "" {
+		return errors.New("empty name")
+	}
+	if a.Start.Before(w.Start) || a.End.After(w.End) || a.End.Before(a.Start) {
+		return fmt.Errorf("running time %s..%s is not inside window %s", a.Start.UTC().Format(time.RFC3339Nano), a.End.UTC().Format(time.RFC3339Nano), w)
+	}
+	if a.Start.UnixNano()%int64(time.Millisecond) != 0 || a.End.UnixNano()%int64(time.Millisecond) != 0 {
+		return errors.New("start or end is not a whole millisecond")
+	}
+	for _, c := range floatColumns {
+		if v := *c.ref(a); math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s is %v", c.name, v)
+		}
+	}
+	for _, pv := range a.PVs {
+		if !finite(pv.ByteHours, pv.Cost, pv.Adjustment) {
+			return fmt.Errorf("pv %s has a non-finite value", pv.Key)
+		}
+	}
+	for _, lb := range a.LoadBalancers {
+		if !finite(lb.Cost, lb.Hours, lb.Adjustment) {
+			return fmt.Errorf("load balancer %s has a non-finite value", lb.Key)
+		}
+	}
+	return nil
+}
+
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// EncodeBlock writes b as one ZSTD-compressed Parquet file. Rows are written
+// sorted by name and map entries sorted by key, so the same block always gives
+// the same bytes. b is not modified.
+func EncodeBlock(b Block) ([]byte, error) {
+	if err := ValidateBlock(b); err != nil {
+		return nil, fmt.Errorf("encode block %s: %w", b.Meta.Ref().Key(), err)
+	}
+	rows := sortedRows(b.Rows)
+	rec := buildRecord(memory.DefaultAllocator, rows)
+	defer rec.Release()
+
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(rowGroupRows),
+		parquet.WithDictionaryDefault(true),
+		parquet.WithStats(true),
+	)
+	var buf bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(blockSchema, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return nil, fmt.Errorf("encode block %s: open parquet writer: %w", b.Meta.Ref().Key(), err)
+	}
+	if err := fw.WriteBuffered(rec); err != nil {
+		_ = fw.Close()
+		return nil, fmt.Errorf("encode block %s: write rows: %w", b.Meta.Ref().Key(), err)
+	}
+	for _, kv := range metaPairs(b.Meta, len(rows)) {
+		if err := fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
+			_ = fw.Close()
+			return nil, fmt.Errorf("encode block %s: metadata %s: %w", b.Meta.Ref().Key(), kv[0], err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		return nil, fmt.Errorf("encode block %s: close parquet writer: %w", b.Meta.Ref().Key(), err)
+	}
+	return buf.Bytes(), nil
+}
+
+func sortedRows(rows []allocation.Allocation) []*allocation.Allocation {
+	out := make([]*allocation.Allocation, len(rows))
+	for i := range rows {
+		out[i] = &rows[i]
+	}
+	slices.SortFunc(out, func(a, b *allocation.Allocation) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+func metaPairs(m BlockMeta, rows int) [][2]string {
+	return [][2]string{
+		{metaSchemaVersion, strconv.Itoa(SchemaVersion)},
+		{metaCluster, m.Cluster},
+		{metaResolution, string(m.Resolution)},
+		{metaWindowStart, m.Window.Start.UTC().Format(time.RFC3339)},
+		{metaWindowEnd, m.Window.End.UTC().Format(time.RFC3339)},
+		{metaComplete, strconv.FormatBool(m.Complete)},
+		{metaBuildTime, m.BuildTime.UTC().Format(time.RFC3339Nano)},
+		{metaProducerVersion, m.ProducerVersion},
+		{metaProducerInstance, m.ProducerInstance},
+		{metaRows, strconv.Itoa(rows)},
+	}
+}
+
+func buildRecord(mem memory.Allocator, rows []*allocation.Allocation) arrow.RecordBatch {
+	rb := array.NewRecordBuilder(mem, blockSchema)
+	defer rb.Release()
+	rb.Reserve(len(rows))
+	col := 0
+	next := func() array.Builder { b := rb.Field(col); col++; return b }
+
+	name, start, end := next().(*array.StringBuilder), next().(*array.TimestampBuilder), next().(*array.TimestampBuilder)
+	for _, a := range rows {
+		name.Append(a.Name)
+		start.Append(arrow.Timestamp(a.Start.UnixMilli()))
+		end.Append(arrow.Timestamp(a.End.UnixMilli()))
+	}
+	for _, c := range stringColumns {
+		sb := next().(*array.StringBuilder)
+		for _, a := range rows {
+			sb.Append(*c.ref(a))
+		}
+	}
+	appendServices(next().(*array.ListBuilder), rows)
+	for _, c := range mapColumns {
+		appendMaps(next().(*array.MapBuilder), rows, c)
+	}
+	for _, c := range floatColumns {
+		fb := next().(*array.Float64Builder)
+		for _, a := range rows {
+			fb.Append(*c.ref(a))
+		}
+	}
+	appendPVs(next().(*array.ListBuilder), rows)
+	appendLBs(next().(*array.ListBuilder), rows)
+	ps := next().(*array.StringBuilder)
+	for _, a := range rows {
+		ps.Append(a.PriceSource)
+	}
+	return rb.NewRecordBatch()
+}
+
+func appendServices(lb *array.ListBuilder, rows []*allocation.Allocation) {
+	vb := lb.ValueBuilder().(*array.StringBuilder)
+	for _, a := range rows {
+		if a.Properties.Services == nil {
+			lb.AppendNull()
+			continue
+		}
+		lb.Append(true)
+		for _, s := range a.Properties.Services {
+			vb.Append(s)
+		}
+	}
+}
+
+func appendMaps(mb *array.MapBuilder, rows []*allocation.Allocation, c mapColumn) {
+	kb, ib := mb.KeyBuilder().(*array.StringBuilder), mb.ItemBuilder().(*array.StringBuilder)
+	for _, a := range rows {
+		m := *c.ref(a)
+		if m == nil {
+			mb.AppendNull()
+			continue
+		}
+		mb.Append(true)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			kb.Append(k)
+			ib.Append(m[k])
+		}
+	}
+}
+
+func appendPVs(lb *array.ListBuilder, rows []*allocation.Allocation) {
+	sb := lb.ValueBuilder().(*array.StructBuilder)
+	key, bh, cost, pid, adj := sb.FieldBuilder(0).(*array.StringBuilder), sb.FieldBuilder(1).(*array.Float64Builder),
+		sb.FieldBuilder(2).(*array.Float64Builder), sb.FieldBuilder(3).(*array.StringBuilder), sb.FieldBuilder(4).(*array.Float64Builder)
+	for _, a := range rows {
+		if a.PVs == nil {
+			lb.AppendNull()
+			continue
+		}
+		lb.Append(true)
+		for _, pv := range a.PVs {
+			sb.Append(true)
+			key.Append(pv.Key)
+			bh.Append(pv.ByteHours)
+			cost.Append(pv.Cost)
+			pid.Append(pv.ProviderID)
+			adj.Append(pv.Adjustment)
+		}
+	}
+}
+
+func appendLBs(lb *array.ListBuilder, rows []*allocation.Allocation) {
+	sb := lb.ValueBuilder().(*array.StructBuilder)
+	key, svc, cost, priv, ip, hours, adj := sb.FieldBuilder(0).(*array.StringBuilder), sb.FieldBuilder(1).(*array.StringBuilder),
+		sb.FieldBuilder(2).(*array.Float64Builder), sb.FieldBuilder(3).(*array.BooleanBuilder), sb.FieldBuilder(4).(*array.StringBuilder),
+		sb.FieldBuilder(5).(*array.Float64Builder), sb.FieldBuilder(6).(*array.Float64Builder)
+	for _, a := range rows {
+		if a.LoadBalancers == nil {
+			lb.AppendNull()
+			continue
+		}
+		lb.Append(true)
+		for _, l := range a.LoadBalancers {
+			sb.Append(true)
+			key.Append(l.Key)
+			svc.Append(l.Service)
+			cost.Append(l.Cost)
+			priv.Append(l.Private)
+			ip.Append(l.IP)
+			hours.Append(l.Hours)
+			adj.Append(l.Adjustment)
+		}
+	}
+}
+
+// ReadBlockMeta reads and checks only the footer metadata of a block: it costs
+// the footer, not the rows. key is the object key the data was read from; the
+// metadata must agree with it.
+func ReadBlockMeta(key string, data []byte) (meta BlockMeta, err error) {
+	defer recoverAsCorrupt(key, &err)
+	rdr, err := openParquet(key, data)
+	if err != nil {
+		return BlockMeta{}, err
+	}
+	defer rdr.Close()
+	return checkMeta(key, rdr)
+}
+
+// DecodeBlock reads a block and checks it: a readable footer, a known schema
+// version and column set, metadata that matches the key it was read from, and
+// the row count. Every failure is a *BlockError naming key and reason; no input
+// makes it panic.
+func DecodeBlock(ctx context.Context, key string, data []byte) (b Block, err error) {
+	defer recoverAsCorrupt(key, &err)
+	rdr, err := openParquet(key, data)
+	if err != nil {
+		return Block{}, err
+	}
+	defer rdr.Close()
+	meta, err := checkMeta(key, rdr)
+	if err != nil {
+		return Block{}, err
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, memory.DefaultAllocator)
+	if err != nil {
+		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+	}
+	schema, err := fr.Schema()
+	if err != nil {
+		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+	}
+	if !sameColumns(schema, blockSchema) {
+		return Block{}, blockErr(key, ErrSchemaMismatch, "file columns %v, schema version %d wants %v", schema, SchemaVersion, blockSchema)
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+	}
+	defer rr.Release()
+	rows := make([]allocation.Allocation, 0, meta.Rows)
+	for rr.Next() {
+		rows, err = appendRecord(rows, rr.RecordBatch(), meta.Window)
+		if err != nil {
+			return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return Block{}, blockErr(key, ErrCorruptBlock, "read rows: %v", err)
+	}
+	if len(rows) != meta.Rows {
+		return Block{}, blockErr(key, ErrRowCount, "metadata says %d rows, file holds %d", meta.Rows, len(rows))
+	}
+	return Block{Meta: meta, Rows: rows}, nil
+}
+
+// recoverAsCorrupt turns a panic inside the Parquet or Arrow libraries (which
+// do panic on some malformed inputs) into a corrupt-block error, so a bad file in
+// the bucket can never take a reader down.
+func recoverAsCorrupt(key string, err *error) {
+	if r := recover(); r != nil {
+		*err = blockErr(key, ErrCorruptBlock, "decoder failed: %v", r)
+	}
+}
+
+func openParquet(key string, data []byte) (*file.Reader, error) {
+	if len(data) == 0 {
+		return nil, blockErr(key, ErrEmptyBlock, "0 bytes")
+	}
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, blockErr(key, ErrCorruptBlock, "%d bytes: %v", len(data), err)
+	}
+	return rdr, nil
+}
+
+func checkMeta(key string, rdr *file.Reader) (BlockMeta, error) {
+	kv := rdr.MetaData().KeyValueMetadata()
+	get := func(k string) string {
+		if v := kv.FindValue(k); v != nil {
+			return *v
+		}
+		return ""
+	}
+	vs := get(metaSchemaVersion)
+	if vs == "" {
+		return BlockMeta{}, blockErr(key, ErrSchemaVersion, "no %s in the footer (not a costfed block)", metaSchemaVersion)
+	}
+	version, err := strconv.Atoi(vs)
+	if err != nil || version < 1 || version > SchemaVersion {
+		return BlockMeta{}, blockErr(key, ErrSchemaVersion, "version %q, this build reads 1..%d", vs, SchemaVersion)
+	}
+	m := BlockMeta{
+		SchemaVersion:    version,
+		Cluster:          get(metaCluster),
+		Resolution:       Resolution(get(metaResolution)),
+		ProducerVersion:  get(metaProducerVersion),
+		ProducerInstance: get(metaProducerInstance),
+	}
+	var errs []error
+	parseTime := func(k string) time.Time {
+		t, err := time.Parse(time.RFC3339Nano, get(k))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+		return t.UTC()
+	}
+	m.Window = allocation.Window{Start: parseTime(metaWindowStart), End: parseTime(metaWindowEnd)}
+	m.BuildTime = parseTime(metaBuildTime)
+	if m.Complete, err = strconv.ParseBool(get(metaComplete)); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", metaComplete, err))
+	}
+	if m.Rows, err = strconv.Atoi(get(metaRows)); err != nil || m.Rows < 0 {
+		errs = append(errs, fmt.Errorf("%s: %q is not a row count", metaRows, get(metaRows)))
+	}
+	if len(errs) > 0 {
+		return BlockMeta{}, blockErr(key, ErrInvalidBlock, "metadata: %v", errors.Join(errs...))
+	}
+	ref, err := ParseBlockKey(key)
+	if err != nil {
+		return BlockMeta{}, blockErr(key, ErrForeignBlock, "%v", err)
+	}
+	if m.Cluster != ref.Cluster {
+		return BlockMeta{}, blockErr(key, ErrForeignBlock, "file says cluster %q, key says %q", m.Cluster, ref.Cluster)
+	}
+	if m.Resolution != ref.Resolution || !m.Window.Start.Equal(ref.Window.Start) || !m.Window.End.Equal(ref.Window.End) {
+		return BlockMeta{}, blockErr(key, ErrForeignBlock, "file says %s window %s, key says %s window %s", m.Resolution, m.Window, ref.Resolution, ref.Window)
+	}
+	if n := rdr.NumRows(); n != int64(m.Rows) {
+		return BlockMeta{}, blockErr(key, ErrRowCount, "metadata says %d rows, footer says %d", m.Rows, n)
+	}
+	return m, nil
+}
+
+// sameColumns compares names, types and nullability, ignoring field metadata
+// (the Parquet reader adds PARQUET:field_id).
+func sameColumns(got, want *arrow.Schema) bool {
+	if got.NumFields() != want.NumFields() {
+		return false
+	}
+	for i, w := range want.Fields() {
+		g := got.Field(i)
+		if g.Name != w.Name || g.Nullable != w.Nullable || !arrow.TypeEqual(g.Type, w.Type) {
+			return false
+		}
+	}
+	return true
+}

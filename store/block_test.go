@@ -1,0 +1,222 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/stretchr/testify/require"
+
+	"github.com/costfed/costfed/allocation"
+)
+
+func sortedCopy(rows []allocation.Allocation) []allocation.Allocation {
+	out := slices.Clone(rows)
+	slices.SortFunc(out, func(a, b allocation.Allocation) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func TestBlockRoundTrip(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 1000, rowGroupRows + 10} {
+		b := testBlock("cluster-a", n, uint64(n))
+		data, err := EncodeBlock(b)
+		require.NoError(t, err)
+		got, err := DecodeBlock(context.Background(), b.Meta.Ref().Key(), data)
+		require.NoError(t, err, "n=%d", n)
+
+		want := b.Meta
+		want.SchemaVersion, want.Rows = SchemaVersion, n
+		require.Equal(t, want, got.Meta)
+		require.Len(t, got.Rows, n)
+		if n > 0 {
+			require.Equal(t, sortedCopy(b.Rows), got.Rows, "n=%d", n)
+		}
+	}
+}
+
+func TestBlockRoundTripKeepsNilVersusEmpty(t *testing.T) {
+	b := testBlock("c", 25, 1)
+	data, err := EncodeBlock(b)
+	require.NoError(t, err)
+	got, err := DecodeBlock(context.Background(), b.Meta.Ref().Key(), data)
+	require.NoError(t, err)
+	byName := map[string]allocation.Allocation{}
+	for _, r := range got.Rows {
+		byName[r.Name] = r
+	}
+	for _, r := range b.Rows {
+		g := byName[r.Name]
+		require.Equal(t, r.Properties.Annotations == nil, g.Properties.Annotations == nil, r.Name)
+		require.Equal(t, r.Properties.Services == nil, g.Properties.Services == nil, r.Name)
+		require.Equal(t, r.PVs == nil, g.PVs == nil, r.Name)
+		require.Equal(t, r.LoadBalancers == nil, g.LoadBalancers == nil, r.Name)
+	}
+}
+
+func TestEncodeBlockIsDeterministic(t *testing.T) {
+	b := testBlock("c", 500, 3)
+	first, err := EncodeBlock(b)
+	require.NoError(t, err)
+
+	// Same rows in another order, maps rebuilt: same bytes.
+	shuffled := b
+	shuffled.Rows = slices.Clone(b.Rows)
+	slices.Reverse(shuffled.Rows)
+	for i := range shuffled.Rows {
+		if shuffled.Rows[i].Properties.Labels == nil {
+			continue
+		}
+		m := map[string]string{}
+		for k, v := range shuffled.Rows[i].Properties.Labels {
+			m[k] = v
+		}
+		shuffled.Rows[i].Properties.Labels = m
+	}
+	second, err := EncodeBlock(shuffled)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(first, second), "encoding depends on row order")
+	require.Equal(t, b.Rows[0].Name, testBlock("c", 500, 3).Rows[0].Name, "EncodeBlock must not reorder the caller's rows")
+}
+
+func TestEncodeBlockRejectsBadInput(t *testing.T) {
+	cases := map[string]struct {
+		mutate func(*Block)
+		want   string
+	}{
+		"NaN cost":            {func(b *Block) { b.Rows[2].CPUCost = math.NaN() }, "cpuCost is NaN"},
+		"Inf pv":              {func(b *Block) { b.Rows[4].PVs[0].Cost = math.Inf(1) }, "non-finite"},
+		"duplicate name":      {func(b *Block) { b.Rows[3].Name = b.Rows[2].Name }, "duplicate name"},
+		"empty name":          {func(b *Block) { b.Rows[3].Name = "" }, "empty name"},
+		"outside window":      {func(b *Block) { b.Rows[3].End = testDay.End.Add(time.Second) }, "not inside window"},
+		"sub-millisecond":     {func(b *Block) { b.Rows[3].Start = b.Rows[3].Start.Add(time.Microsecond) }, "whole millisecond"},
+		"bad cluster":         {func(b *Block) { b.Meta.Cluster = "../other" }, "not a valid key segment"},
+		"unaligned window":    {func(b *Block) { b.Meta.Window.Start = b.Meta.Window.Start.Add(time.Hour) }, "not one aligned 1d window"},
+		"unknown resolution":  {func(b *Block) { b.Meta.Resolution = "5m" }, "unknown resolution"},
+		"meta row mismatch":   {func(b *Block) { b.Meta.Rows = 3 }, "meta says 3 rows"},
+		"future schema write": {func(b *Block) { b.Meta.SchemaVersion = 9 }, "schema version 9"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			b := testBlock("c", 10, 1)
+			tc.mutate(&b)
+			_, err := EncodeBlock(b)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// writeForeignParquet writes a parquet file with our schema and the given
+// metadata, bypassing EncodeBlock's checks, to fake files other writers made.
+func writeParquet(t *testing.T, b Block, meta [][2]string) []byte {
+	t.Helper()
+	rec := buildRecord(memory.DefaultAllocator, sortedRows(b.Rows))
+	defer rec.Release()
+	var buf bytes.Buffer
+	fw, err := pqarrow.NewFileWriter(blockSchema, &buf, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	require.NoError(t, err)
+	require.NoError(t, fw.WriteBuffered(rec))
+	for _, kv := range meta {
+		require.NoError(t, fw.AppendKeyValueMetadata(kv[0], kv[1]))
+	}
+	require.NoError(t, fw.Close())
+	return buf.Bytes()
+}
+
+func withMeta(pairs [][2]string, key, value string) [][2]string {
+	out := slices.Clone(pairs)
+	for i := range out {
+		if out[i][0] == key {
+			out[i][1] = value
+		}
+	}
+	return out
+}
+
+func TestDecodeBlockRejectsBadFiles(t *testing.T) {
+	b := testBlock("cluster-a", 50, 2)
+	key := b.Meta.Ref().Key()
+	good, err := EncodeBlock(b)
+	require.NoError(t, err)
+	pairs := metaPairs(b.Meta, 50)
+
+	cases := map[string]struct {
+		key    string
+		data   []byte
+		reason error
+		detail string
+	}{
+		"empty":             {key, nil, ErrEmptyBlock, "0 bytes"},
+		"truncated footer":  {key, good[:len(good)-5], ErrCorruptBlock, ""},
+		"truncated half":    {key, good[:len(good)/2], ErrCorruptBlock, ""},
+		"not parquet":       {key, []byte("PAR1 this is not a parquet file at all PAR1"), ErrCorruptBlock, ""},
+		"kubecost bingen":   {key, make([]byte, 86), ErrCorruptBlock, ""},
+		"foreign cluster":   {BlockKey("cluster-b", Daily, testDay), good, ErrForeignBlock, `file says cluster "cluster-a", key says "cluster-b"`},
+		"other window":      {BlockKey("cluster-a", Daily, allocation.Window{Start: testDay.End, End: testDay.End.Add(24 * time.Hour)}), good, ErrForeignBlock, "window"},
+		"other resolution":  {BlockKey("cluster-a", Hourly, allocation.Window{Start: testDay.Start, End: testDay.Start.Add(time.Hour)}), good, ErrForeignBlock, "window"},
+		"bad key":           {"federated/cluster-a/somewhere/else.parquet", good, ErrForeignBlock, ""},
+		"future schema":     {key, writeParquet(t, b, withMeta(pairs, metaSchemaVersion, "2")), ErrSchemaVersion, `version "2"`},
+		"no schema version": {key, writeParquet(t, b, nil), ErrSchemaVersion, "not a costfed block"},
+		"row count lies":    {key, writeParquet(t, b, withMeta(pairs, metaRows, "49")), ErrRowCount, "metadata says 49 rows, footer says 50"},
+		"bad build time":    {key, writeParquet(t, b, withMeta(pairs, metaBuildTime, "yesterday")), ErrInvalidBlock, metaBuildTime},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeBlock(context.Background(), tc.key, tc.data)
+			require.Error(t, err)
+			var be *BlockError
+			require.True(t, errors.As(err, &be), "want *BlockError, got %T %v", err, err)
+			require.ErrorIs(t, err, tc.reason)
+			require.Equal(t, tc.key, be.Key)
+			require.Contains(t, err.Error(), tc.key, "error must name the object")
+			require.Contains(t, err.Error(), tc.detail)
+		})
+	}
+}
+
+func TestReadBlockMetaMatchesDecode(t *testing.T) {
+	b := testBlock("c", 20, 4)
+	data, err := EncodeBlock(b)
+	require.NoError(t, err)
+	meta, err := ReadBlockMeta(b.Meta.Ref().Key(), data)
+	require.NoError(t, err)
+	full, err := DecodeBlock(context.Background(), b.Meta.Ref().Key(), data)
+	require.NoError(t, err)
+	require.Equal(t, full.Meta, meta)
+}
+
+func FuzzDecodeBlock(f *testing.F) {
+	b := testBlock("c", 8, 5)
+	good, err := EncodeBlock(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-9])
+	f.Add(good[len(good)/3:])
+	f.Add([]byte{})
+	f.Add([]byte("PAR1PAR1"))
+	key := b.Meta.Ref().Key()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		blk, err := DecodeBlock(context.Background(), key, data)
+		if err != nil {
+			var be *BlockError
+			if !errors.As(err, &be) || be.Key != key {
+				t.Fatalf("error is not a *BlockError naming the key: %T %v", err, err)
+			}
+			return
+		}
+		// Anything accepted must satisfy the invariants readers rely on.
+		if blk.Meta.Cluster != "c" || len(blk.Rows) != blk.Meta.Rows {
+			t.Fatalf("accepted an inconsistent block: %+v", blk.Meta)
+		}
+	})
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/costfed/costfed/allocation"
+)
+
+// columnAs returns column i of rec as T, or an error naming the column.
+func columnAs[T arrow.Array](rec arrow.RecordBatch, i int) (T, error) {
+	c, ok := rec.Column(i).(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("column %s has type %s", rec.Schema().Field(i).Name, rec.Column(i).DataType())
+	}
+	return c, nil
+}
+
+// appendRecord converts one record batch to allocations, walking the column
+// tables in the same order buildRecord wrote them.
+func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocation.Window) ([]allocation.Allocation, error) {
+	n := int(rec.NumRows())
+	base := len(rows)
+	rows = append(rows, make([]allocation.Allocation, n)...)
+	out := rows[base:]
+	col := 0
+	var err error
+	str := func() *array.String {
+		var c *array.String
+		if err == nil {
+			c, err = columnAs[*array.String](rec, col)
+		}
+		col++
+		return c
+	}
+	ts := func() *array.Timestamp {
+		var c *array.Timestamp
+		if err == nil {
+			c, err = columnAs[*array.Timestamp](rec, col)
+		}
+		col++
+		return c
+	}
+
+	name, start, end := str(), ts(), ts()
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Name = name.Value(i)
+		out[i].Window = w
+		out[i].Start = time.UnixMilli(int64(start.Value(i))).UTC()
+		out[i].End = time.UnixMilli(int64(end.Value(i))).UTC()
+	}
+	for _, c := range stringColumns {
+		sc := str()
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			*c.ref(&out[i]) = sc.Value(i)
+		}
+	}
+	services, err := columnAs[*array.List](rec, col)
+	if err != nil {
+		return nil, err
+	}
+	col++
+	if err := readServices(services, out); err != nil {
+		return nil, err
+	}
+	for _, c := range mapColumns {
+		m, err := columnAs[*array.Map](rec, col)
+		if err != nil {
+			return nil, err
+		}
+		col++
+		if err := readMaps(m, out, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range floatColumns {
+		f, err := columnAs[*array.Float64](rec, col)
+		if err != nil {
+			return nil, err
+		}
+		col++
+		for i := range out {
+			*c.ref(&out[i]) = f.Value(i)
+		}
+	}
+	pvs, err := columnAs[*array.List](rec, col)
+	if err != nil {
+		return nil, err
+	}
+	col++
+	if err := readPVs(pvs, out); err != nil {
+		return nil, err
+	}
+	lbs, err := columnAs[*array.List](rec, col)
+	if err != nil {
+		return nil, err
+	}
+	col++
+	if err := readLBs(lbs, out); err != nil {
+		return nil, err
+	}
+	ps := str()
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].PriceSource = ps.Value(i)
+	}
+	return rows, nil
+}
+
+func readServices(l *array.List, out []allocation.Allocation) error {
+	vals, ok := l.ListValues().(*array.String)
+	if !ok {
+		return fmt.Errorf("column %s: values are %s", colServices, l.ListValues().DataType())
+	}
+	for i := range out {
+		if l.IsNull(i) {
+			continue
+		}
+		lo, hi := l.ValueOffsets(i)
+		s := make([]string, 0, hi-lo)
+		for j := lo; j < hi; j++ {
+			s = append(s, vals.Value(int(j)))
+		}
+		out[i].Properties.Services = s
+	}
+	return nil
+}
+
+func readMaps(m *array.Map, out []allocation.Allocation, c mapColumn) error {
+	keys, ok1 := m.Keys().(*array.String)
+	items, ok2 := m.Items().(*array.String)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("column %s: not a string map", c.name)
+	}
+	for i := range out {
+		if m.IsNull(i) {
+			continue
+		}
+		lo, hi := m.ValueOffsets(i)
+		mm := make(map[string]string, hi-lo)
+		for j := lo; j < hi; j++ {
+			mm[keys.Value(int(j))] = items.Value(int(j))
+		}
+		*c.ref(&out[i]) = mm
+	}
+	return nil
+}
+
+// structFields returns the children of a list-of-struct column with the types
+// the schema promises.
+func structFields(l *array.List, name string) (*array.Struct, error) {
+	s, ok := l.ListValues().(*array.Struct)
+	if !ok {
+		return nil, fmt.Errorf("column %s: values are %s", name, l.ListValues().DataType())
+	}
+	return s, nil
+}
+
+func fieldAs[T arrow.Array](s *array.Struct, i int, name string) (T, error) {
+	f, ok := s.Field(i).(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("column %s field %d has type %s", name, i, s.Field(i).DataType())
+	}
+	return f, nil
+}
+
+func readPVs(l *array.List, out []allocation.Allocation) error {
+	s, err := structFields(l, colPVs)
+	if err != nil {
+		return err
+	}
+	key, err1 := fieldAs[*array.String](s, 0, colPVs)
+	bh, err2 := fieldAs[*array.Float64](s, 1, colPVs)
+	cost, err3 := fieldAs[*array.Float64](s, 2, colPVs)
+	pid, err4 := fieldAs[*array.String](s, 3, colPVs)
+	adj, err5 := fieldAs[*array.Float64](s, 4, colPVs)
+	if err := firstErr(err1, err2, err3, err4, err5); err != nil {
+		return err
+	}
+	for i := range out {
+		if l.IsNull(i) {
+			continue
+		}
+		lo, hi := l.ValueOffsets(i)
+		pvs := make([]allocation.PVAllocation, 0, hi-lo)
+		for j := int(lo); j < int(hi); j++ {
+			pvs = append(pvs, allocation.PVAllocation{Key: key.Value(j), ByteHours: bh.Value(j), Cost: cost.Value(j), ProviderID: pid.Value(j), Adjustment: adj.Value(j)})
+		}
+		out[i].PVs = pvs
+	}
+	return nil
+}
+
+func readLBs(l *array.List, out []allocation.Allocation) error {
+	s, err := structFields(l, colLBs)
+	if err != nil {
+		return err
+	}
+	key, err1 := fieldAs[*array.String](s, 0, colLBs)
+	svc, err2 := fieldAs[*array.String](s, 1, colLBs)
+	cost, err3 := fieldAs[*array.Float64](s, 2, colLBs)
+	priv, err4 := fieldAs[*array.Boolean](s, 3, colLBs)
+	ip, err5 := fieldAs[*array.String](s, 4, colLBs)
+	hours, err6 := fieldAs[*array.Float64](s, 5, colLBs)
+	adj, err7 := fieldAs[*array.Float64](s, 6, colLBs)
+	if err := firstErr(err1, err2, err3, err4, err5, err6, err7); err != nil {
+		return err
+	}
+	for i := range out {
+		if l.IsNull(i) {
+			continue
+		}
+		lo, hi := l.ValueOffsets(i)
+		lbs := make([]allocation.LBAllocation, 0, hi-lo)
+		for j := int(lo); j < int(hi); j++ {
+			lbs = append(lbs, allocation.LBAllocation{Key: key.Value(j), Service: svc.Value(j), Cost: cost.Value(j), Private: priv.Value(j), IP: ip.Value(j), Hours: hours.Value(j), Adjustment: adj.Value(j)})
+		}
+		out[i].LoadBalancers = lbs
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}

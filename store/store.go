@@ -1,0 +1,282 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/thanos-io/objstore"
+)
+
+// Store reads and commits blocks and indexes in a bucket. It is safe for
+// concurrent reads; commits to one cluster and resolution must come from one
+// writer at a time (one agent per cluster id, one federator per bucket), as the
+// index is read, changed and written back.
+type Store struct {
+	bkt           objstore.Bucket
+	logger        *slog.Logger
+	maxBlockBytes int64
+	commitTimeout time.Duration
+}
+
+// Options tune a Store. Zero values take the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// MaxBlockBytes refuses to download larger block objects (default 1 GiB), so
+	// a wrong object cannot exhaust memory.
+	MaxBlockBytes int64
+	// CommitTimeout bounds the final index write, which runs even when the
+	// caller's context is cancelled so a shutdown cannot cut a commit in half
+	// (default 1 minute).
+	CommitTimeout time.Duration
+}
+
+// New returns a Store over bkt.
+func New(bkt objstore.Bucket, opts Options) *Store {
+	s := &Store{bkt: bkt, logger: opts.Logger, maxBlockBytes: opts.MaxBlockBytes, commitTimeout: opts.CommitTimeout}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBlockBytes <= 0 {
+		s.maxBlockBytes = 1 << 30
+	}
+	if s.commitTimeout <= 0 {
+		s.commitTimeout = time.Minute
+	}
+	return s
+}
+
+// Bucket returns the underlying bucket.
+func (s *Store) Bucket() objstore.Bucket { return s.bkt }
+
+// ReadIndex returns the committed index of a cluster and resolution. A missing
+// index is an empty index, not an error: nothing has been committed yet.
+func (s *Store) ReadIndex(ctx context.Context, cluster string, res Resolution) (Index, error) {
+	if err := ValidateClusterID(cluster); err != nil {
+		return Index{}, fmt.Errorf("read index: %w", err)
+	}
+	key := IndexKey(cluster, res)
+	data, err := s.get(ctx, key, 64<<20)
+	if err != nil {
+		if s.bkt.IsObjNotFoundErr(err) {
+			return Index{Version: IndexVersion, Cluster: cluster, Resolution: res}, nil
+		}
+		return Index{}, fmt.Errorf("read index %s: %w", key, err)
+	}
+	return DecodeIndex(key, data, cluster, res)
+}
+
+// ErrWouldEraseData is returned when a commit would replace a block that has
+// data with one that has none. Rebuilding after the source's retention ran out
+// is how users of other tools lost months of history; it takes an explicit
+// AllowEmptyOverwrite.
+var ErrWouldEraseData = errors.New("refusing to replace a block that has data with an empty one")
+
+// CommitOptions change what Commit accepts.
+type CommitOptions struct {
+	// AllowEmptyOverwrite lets an empty block (no rows, or zero total cost)
+	// replace a committed block with data.
+	AllowEmptyOverwrite bool
+}
+
+// Commit uploads blocks of one cluster and resolution and then, last, the index
+// listing them. Until the index lists a block it is not committed.
+//
+// A block that replaces a committed one is written over the same key, so the
+// commit first announces the new content in the index (PendingSHA256), then
+// uploads, then confirms; a crash anywhere in between leaves every committed
+// window readable, holding either its old or its new content. A block whose
+// bytes equal the committed object is not uploaded again.
+//
+// Bodies are uploaded from byte readers, so an S3 client retry re-sends the
+// whole body. Index writes that follow an upload run on a context detached from
+// ctx's cancellation and bounded by CommitTimeout, so a shutdown cannot leave
+// uploaded data unconfirmed.
+func (s *Store) Commit(ctx context.Context, blocks []Block, opts CommitOptions) ([]IndexEntry, error) {
+	if len(blocks) == 0 {
+		return nil, nil
+	}
+	cluster, res := blocks[0].Meta.Cluster, blocks[0].Meta.Resolution
+	for _, b := range blocks[1:] {
+		if b.Meta.Cluster != cluster || b.Meta.Resolution != res {
+			return nil, fmt.Errorf("commit: blocks of %s/%s and %s/%s in one commit", cluster, res, b.Meta.Cluster, b.Meta.Resolution)
+		}
+	}
+	ix, err := s.ReadIndex(ctx, cluster, res)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s/%s: %w", cluster, res, err)
+	}
+	type upload struct {
+		key   string
+		data  []byte
+		entry IndexEntry
+	}
+	var uploads []upload
+	entries := make([]IndexEntry, 0, len(blocks))
+	replacing := false
+	for _, b := range blocks {
+		data, err := EncodeBlock(b)
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		e := entryFor(b, data)
+		entries = append(entries, e)
+		old, exists := ix.Find(b.Meta.Window.Start)
+		if exists && !opts.AllowEmptyOverwrite && hasData(old) && !hasData(e) {
+			return nil, fmt.Errorf("commit %s: committed block has %d rows costing %.2f: %w", b.Meta.Ref().Key(), old.Rows, old.TotalCost, ErrWouldEraseData)
+		}
+		if exists && old.PendingSHA256 == "" && old.SHA256 == e.SHA256 {
+			continue // the committed object already holds these bytes
+		}
+		if exists {
+			replacing = true
+			old.PendingSize, old.PendingSHA256 = e.Size, e.SHA256
+			ix.Put(old)
+		}
+		uploads = append(uploads, upload{key: b.Meta.Ref().Key(), data: data, entry: e})
+	}
+	if len(uploads) == 0 {
+		return entries, nil
+	}
+	if replacing {
+		if err := s.uploadIndex(ctx, ix); err != nil {
+			return nil, fmt.Errorf("commit %s/%s: announce replacements: %w", cluster, res, err)
+		}
+	}
+	for _, u := range uploads {
+		if err := s.bkt.Upload(ctx, u.key, bytes.NewReader(u.data)); err != nil {
+			return nil, fmt.Errorf("commit: upload block %s: %w", u.key, err)
+		}
+		ix.Put(u.entry)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.commitTimeout)
+	defer cancel()
+	if err := s.uploadIndex(wctx, ix); err != nil {
+		return nil, fmt.Errorf("commit %s/%s: %w", cluster, res, err)
+	}
+	for _, u := range uploads {
+		s.logger.Debug("block committed", "cluster", cluster, "resolution", string(res), "window", u.entry.Window().String(), "rows", u.entry.Rows, "bytes", u.entry.Size)
+	}
+	return entries, nil
+}
+
+// WriteIndex replaces the index of ix's cluster and resolution. Callers that
+// drop entries (retention) write the index first and delete the dropped
+// entries' objects afterwards with DeleteBlock, so no committed entry ever
+// lacks its object.
+func (s *Store) WriteIndex(ctx context.Context, ix Index) error {
+	return s.uploadIndex(ctx, ix)
+}
+
+func (s *Store) uploadIndex(ctx context.Context, ix Index) error {
+	data, err := EncodeIndex(ix)
+	if err != nil {
+		return err
+	}
+	key := IndexKey(ix.Cluster, ix.Resolution)
+	if err := s.bkt.Upload(ctx, key, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("upload index %s: %w", key, err)
+	}
+	return nil
+}
+
+func hasData(e IndexEntry) bool { return e.Rows > 0 && e.TotalCost != 0 }
+
+func entryFor(b Block, data []byte) IndexEntry {
+	sum := sha256.Sum256(data)
+	var total float64
+	for i := range b.Rows {
+		total += b.Rows[i].TotalCost()
+	}
+	return IndexEntry{
+		Start:            b.Meta.Window.Start.Unix(),
+		End:              b.Meta.Window.End.Unix(),
+		Size:             int64(len(data)),
+		SHA256:           hex.EncodeToString(sum[:]),
+		Rows:             len(b.Rows),
+		TotalCost:        total,
+		Complete:         b.Meta.Complete,
+		BuildTime:        b.Meta.BuildTime.UTC(),
+		ProducerVersion:  b.Meta.ProducerVersion,
+		ProducerInstance: b.Meta.ProducerInstance,
+	}
+}
+
+// ReadBlock downloads the block an index entry names and verifies it against
+// the entry (size and content hash) and against its key (footer, schema,
+// cluster, window, rows). Failures are *BlockError values.
+func (s *Store) ReadBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (Block, error) {
+	key := BlockKey(cluster, res, e.Window())
+	data, err := s.get(ctx, key, s.maxBlockBytes)
+	if err != nil {
+		if errors.Is(err, ErrBlockTooLarge) {
+			return Block{}, blockErr(key, ErrBlockTooLarge, "limit %d bytes", s.maxBlockBytes)
+		}
+		return Block{}, fmt.Errorf("read block %s: %w", key, err)
+	}
+	if len(data) == 0 && e.Size != 0 {
+		return Block{}, blockErr(key, ErrEmptyBlock, "0 bytes, index says %d", e.Size)
+	}
+	if sum := sha256.Sum256(data); !e.accepts(int64(len(data)), hex.EncodeToString(sum[:])) {
+		return Block{}, blockErr(key, ErrHashMismatch, "%d bytes that the index does not list (changed by another writer, or damaged)", len(data))
+	}
+	return DecodeBlock(ctx, key, data)
+}
+
+// DeleteBlock removes a block object. Callers remove its index entry first, so
+// a reader never finds a committed entry without its object.
+func (s *Store) DeleteBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) error {
+	key := BlockKey(cluster, res, e.Window())
+	if err := s.bkt.Delete(ctx, key); err != nil && !s.bkt.IsObjNotFoundErr(err) {
+		return fmt.Errorf("delete block %s: %w", key, err)
+	}
+	return nil
+}
+
+// Clusters lists the cluster ids that have a prefix under federated/, the
+// combined store excluded. Prefixes that are not valid cluster ids are skipped.
+func (s *Store) Clusters(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.bkt.Iter(ctx, rootPrefix+"/", func(name string) error {
+		id := strings.TrimSuffix(strings.TrimPrefix(name, rootPrefix+"/"), "/")
+		if id == CombinedID || ValidateClusterID(id) != nil || !strings.HasSuffix(name, "/") {
+			return nil
+		}
+		out = append(out, id)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list clusters under %s/: %w", rootPrefix, err)
+	}
+	return out, nil
+}
+
+// get downloads an object whole, refusing objects larger than limit.
+func (s *Store) get(ctx context.Context, key string, limit int64) ([]byte, error) {
+	rc, err := s.bkt.Get(ctx, key)
+	if errors.Is(err, io.EOF) {
+		// objstore's S3 provider reads the first byte inside Get to surface
+		// not-found errors, so a 0-byte object fails Get with io.EOF. It is an
+		// empty object, which the caller classifies, not a transport error.
+		return []byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("download %s: %w", key, ErrBlockTooLarge)
+	}
+	return data, nil
+}
