@@ -1,0 +1,45 @@
+// Package store is costfed's object-storage layer: the bucket built from a
+// thanos-objstore federated-store.yaml, the key layout, the Parquet block format,
+// the per-prefix index, and the commit protocol.
+//
+// # Basics
+//
+// Keys follow Kubecost's federated ETL layout with an open format:
+//
+//	federated/<cluster>/etl/parquet/allocations/<1h|1d>/<startUnix>-<endUnix>.parquet
+//	federated/<cluster>/etl/parquet/allocations/<1h|1d>/index.json
+//	federated/combined/etl/parquet/allocations/<1h|1d>/…   (the federator's output)
+//
+// A block is one ZSTD-compressed Parquet file: one row per allocation, columns
+// named as OpenCost's allocation fields (see schema.go), labels and annotations
+// as MAP columns, volumes and load balancers as lists of structs. Its footer
+// key-value metadata (costfed.schema_version, costfed.cluster, costfed.window_start,
+// …) describes it, so a file is self-describing without the index.
+//
+// The index lists committed blocks with size, rows, total cost and SHA-256, and
+// is written after the data: a block that is not in the index is not committed.
+// Readers (the federator, the API) read indexes, never listings.
+//
+// # Caveats
+//
+//   - One object per window: a rebuild overwrites the block in place. Commit
+//     therefore announces the new digest in the index (pendingSha256) before it
+//     uploads and confirms after, and ReadBlock accepts either digest, so a
+//     crash between the steps leaves the window readable. A digest matching
+//     neither means another writer or damage, and is an error.
+//   - Parquet engines that glob the prefix directly (DuckDB, Athena) see
+//     uncommitted blocks too: after a crash, a new window's block may be
+//     visible to them before it is in the index.
+//   - Times are stored in milliseconds; EncodeBlock refuses finer times, NaN
+//     and ±Inf, duplicate row names and rows outside the window, rather than
+//     silently changing them.
+//   - One writer per cluster prefix and resolution: the index is read, changed
+//     and written back without a lock (S3 has none). Two agents with one
+//     cluster id are detectable through the producer instance in block
+//     metadata, not prevented.
+//   - objstore's S3 provider fails Get of a 0-byte object with io.EOF; the
+//     store turns that into an empty object so it is classified (ErrEmptyBlock),
+//     not retried as a transport error.
+//   - The FILESYSTEM provider does not write atomically (create, then copy): a
+//     crash can leave a truncated object. Readers catch it through the digest.
+package store
