@@ -1,0 +1,57 @@
+# costfed: `make test` is the project's single test command. It installs the
+# servers the integration tests start (scripts/install-test-deps.sh; a quick
+# no-op when they are present) and runs every test.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+TEST_TIMEOUT ?= 20m
+TESTFLAGS ?=
+BENCHFLAGS ?=
+FUZZTIME ?= 10s
+
+# `go install` puts versitygw here; tests find it through PATH.
+ifndef GOBIN
+GOBIN := $(shell $(GO) env GOBIN)
+endif
+ifeq ($(strip $(GOBIN)),)
+GOBIN := $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin
+endif
+export GOBIN
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: help build test test-deps vet fmt-check bench demo fuzz-smoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-11s %s\n", $$1, $$2 }'
+
+build: ## build bin/costfed, stamped with VERSION
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/costfed ./cmd/costfed
+
+test: test-deps ## install the test servers if missing, then run every test
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+
+test-deps: ## install prometheus, promtool and versitygw when missing
+	@bash scripts/install-test-deps.sh
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt-check: ## fail, listing them, when Go files are not gofmt'ed
+	@bash scripts/check-gofmt.sh
+
+bench: ## run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./...
+
+demo: ## simulate a fleet and run agents, federator and a query locally
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/costfed demo
+
+fuzz-smoke: ## run each fuzz target for FUZZTIME
+	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz-smoke.sh
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package testinfra
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr {
+	return nil
+}
