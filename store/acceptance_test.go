@@ -178,8 +178,7 @@ func TestAcceptance(t *testing.T) {
 			}
 			require.NoError(t, bkt.Delete(ctx, key))
 			_, err = st.ReadBlock(ctx, "cluster-d", Daily, entries[0])
-			require.Error(t, err)
-			require.True(t, bkt.IsObjNotFoundErr(errors.Unwrap(err)), "missing object: %v", err)
+			require.ErrorIs(t, err, ErrMissingBlock)
 		})
 
 		t.Run("a block larger than the multipart part size", func(t *testing.T) {

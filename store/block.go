@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -38,6 +39,18 @@ type BlockMeta struct {
 	// producers writing the same cluster id can be told apart.
 	ProducerInstance string
 	Rows             int
+	// Sources is the lineage of a combined block: the cluster blocks it was
+	// merged from. Empty for cluster blocks.
+	Sources []Source
+}
+
+// Source names one input of a combined block by cluster and content digest.
+// Quarantined, when set, is the digest of a newer input that could not be read;
+// the rows of SHA256 were kept in its place.
+type Source struct {
+	Cluster     string `json:"cluster"`
+	SHA256      string `json:"sha256"`
+	Quarantined string `json:"quarantined,omitempty"`
 }
 
 // Ref returns the block's reference (what its key encodes).
@@ -63,6 +76,7 @@ const (
 	metaProducerVersion  = "costfed.producer_version"
 	metaProducerInstance = "costfed.producer_instance"
 	metaRows             = "costfed.rows"
+	metaSources          = "costfed.sources"
 )
 
 // rowGroupRows bounds a row group. Readers (DuckDB, Athena) parallelise by row
@@ -72,6 +86,7 @@ const rowGroupRows = 64 * 1024
 // Reasons a block is refused. Match them with errors.Is on a *BlockError.
 var (
 	ErrEmptyBlock     = errors.New("empty object")
+	ErrMissingBlock   = errors.New("object not found")
 	ErrCorruptBlock   = errors.New("not a readable parquet file")
 	ErrSchemaVersion  = errors.New("unsupported schema version")
 	ErrSchemaMismatch = errors.New("columns do not match the block schema")
@@ -238,7 +253,40 @@ func metaPairs(m BlockMeta, rows int) [][2]string {
 		{metaProducerVersion, m.ProducerVersion},
 		{metaProducerInstance, m.ProducerInstance},
 		{metaRows, strconv.Itoa(rows)},
+		{metaSources, encodeSources(m.Sources)},
 	}
+}
+
+// encodeSources writes lineage as cluster=sha[!quarantined] pairs separated
+// by commas; cluster ids and hex digests contain none of these characters.
+func encodeSources(srcs []Source) string {
+	var b strings.Builder
+	for i, s := range srcs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.Cluster + "=" + s.SHA256)
+		if s.Quarantined != "" {
+			b.WriteString("!" + s.Quarantined)
+		}
+	}
+	return b.String()
+}
+
+func decodeSources(v string) ([]Source, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var out []Source
+	for _, part := range strings.Split(v, ",") {
+		cluster, rest, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("source %q is not cluster=sha256", part)
+		}
+		sha, q, _ := strings.Cut(rest, "!")
+		out = append(out, Source{Cluster: cluster, SHA256: sha, Quarantined: q})
+	}
+	return out, nil
 }
 
 func buildRecord(mem memory.Allocator, rows []*allocation.Allocation) arrow.RecordBatch {
@@ -474,6 +522,9 @@ func checkMeta(key string, rdr *file.Reader) (BlockMeta, error) {
 	m.BuildTime = parseTime(metaBuildTime)
 	if m.Complete, err = strconv.ParseBool(get(metaComplete)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", metaComplete, err))
+	}
+	if m.Sources, err = decodeSources(get(metaSources)); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", metaSources, err))
 	}
 	if m.Rows, err = strconv.Atoi(get(metaRows)); err != nil || m.Rows < 0 {
 		errs = append(errs, fmt.Errorf("%s: %q is not a row count", metaRows, get(metaRows)))

@@ -184,6 +184,7 @@ func TestDecodeBlockRejectsBadFiles(t *testing.T) {
 
 func TestReadBlockMetaMatchesDecode(t *testing.T) {
 	b := testBlock("c", 20, 4)
+	b.Meta.Sources = []Source{{Cluster: "a", SHA256: strings.Repeat("1", 64)}, {Cluster: "b", SHA256: strings.Repeat("2", 64), Quarantined: strings.Repeat("3", 64)}}
 	data, err := EncodeBlock(b)
 	require.NoError(t, err)
 	meta, err := ReadBlockMeta(b.Meta.Ref().Key(), data)
@@ -191,6 +192,7 @@ func TestReadBlockMetaMatchesDecode(t *testing.T) {
 	full, err := DecodeBlock(context.Background(), b.Meta.Ref().Key(), data)
 	require.NoError(t, err)
 	require.Equal(t, full.Meta, meta)
+	require.Equal(t, b.Meta.Sources, meta.Sources, "lineage survives the footer")
 }
 
 func FuzzDecodeBlock(f *testing.F) {

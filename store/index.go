@@ -49,6 +49,9 @@ type IndexEntry struct {
 	// the window readable.
 	PendingSize   int64  `json:"pendingSize,omitempty"`
 	PendingSHA256 string `json:"pendingSha256,omitempty"`
+	// Sources is the lineage of a combined block (see BlockMeta.Sources), so
+	// the federator can tell which windows' inputs changed from indexes alone.
+	Sources []Source `json:"sources,omitempty"`
 }
 
 // accepts reports whether an object of this size and digest is committed

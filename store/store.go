@@ -206,6 +206,7 @@ func entryFor(b Block, data []byte) IndexEntry {
 		BuildTime:        b.Meta.BuildTime.UTC(),
 		ProducerVersion:  b.Meta.ProducerVersion,
 		ProducerInstance: b.Meta.ProducerInstance,
+		Sources:          b.Meta.Sources,
 	}
 }
 
@@ -216,6 +217,9 @@ func (s *Store) ReadBlock(ctx context.Context, cluster string, res Resolution, e
 	key := BlockKey(cluster, res, e.Window())
 	data, err := s.get(ctx, key, s.maxBlockBytes)
 	if err != nil {
+		if s.bkt.IsObjNotFoundErr(err) {
+			return Block{}, blockErr(key, ErrMissingBlock, "the index lists it but the bucket does not hold it")
+		}
 		if errors.Is(err, ErrBlockTooLarge) {
 			return Block{}, blockErr(key, ErrBlockTooLarge, "limit %d bytes", s.maxBlockBytes)
 		}

@@ -1,11 +1,10 @@
 package store
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/blocktest"
 )
 
 var testDay = allocation.Window{
@@ -13,60 +12,15 @@ var testDay = allocation.Window{
 	End:   time.Date(2024, 1, 8, 0, 0, 0, 0, time.UTC),
 }
 
-// testBlock returns a daily block of n varied rows for cluster, deterministic in
-// seed: unicode labels, empty and nil maps, PVs, load balancers and special rows.
+// testBlock returns a daily block of n varied rows for cluster, deterministic
+// in seed.
 func testBlock(cluster string, n int, seed uint64) Block {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	rows := make([]allocation.Allocation, n)
-	for i := range rows {
-		ns := fmt.Sprintf("ns-%d", i%17)
-		pod := fmt.Sprintf("pod-%d", i)
-		start := testDay.Start.Add(time.Duration(rng.IntN(3600*12)) * time.Second).Add(time.Duration(rng.IntN(1000)) * time.Millisecond)
-		end := start.Add(time.Duration(rng.IntN(3600*11)) * time.Second)
-		a := allocation.Allocation{
-			Name: fmt.Sprintf("%s/node-%d/%s/%s/app", cluster, i%9, ns, pod),
-			Properties: allocation.Properties{
-				Cluster: cluster, Node: fmt.Sprintf("node-%d", i%9), Namespace: ns, Pod: pod, Container: "app",
-				Controller: "web", ControllerKind: "deployment", ProviderID: "aws:///us-east-1a/i-0abc",
-				Labels:      map[string]string{"app": "web", "team": "π-ünïcode-团队", "tier": fmt.Sprint(i % 3)},
-				Annotations: map[string]string{},
-			},
-			Window: testDay, Start: start, End: end,
-			CPUCoreHours: rng.Float64() * 10, CPUCoreRequestAverage: rng.Float64(), CPUCoreUsageAverage: rng.Float64(), CPUCoreUsageMax: rng.Float64() * 2,
-			CPUCost: rng.Float64(), RAMByteHours: rng.Float64() * 1e12, RAMBytesRequestAverage: rng.Float64() * 1e9,
-			RAMBytesUsageAverage: rng.Float64() * 1e9, RAMBytesUsageMax: rng.Float64() * 2e9, RAMCost: rng.Float64(),
-			NetworkTransferBytes: float64(rng.IntN(1 << 30)), NetworkCost: rng.Float64() / 100,
-			PriceSource: "metrics",
-		}
-		if i%4 == 0 {
-			a.Properties.Services = []string{"web", "web-internal"}
-			a.PVs = []allocation.PVAllocation{{Key: "cluster=" + cluster + ":name=pv-" + fmt.Sprint(i), ByteHours: rng.Float64() * 1e11, Cost: rng.Float64(), ProviderID: "vol-1"}}
-			a.Properties.NamespaceLabels = nil
-		}
-		if i%5 == 0 {
-			a.Properties.Services = []string{}
-			a.LoadBalancers = []allocation.LBAllocation{{Key: ns + "/web", Service: ns + "/web", Cost: rng.Float64(), Private: i%10 == 0, IP: "10.0.0.1", Hours: 3.5}}
-			a.PVs = []allocation.PVAllocation{}
-			a.Properties.NamespaceLabels = map[string]string{"env": "prod"}
-		}
-		if i%7 == 0 {
-			a.GPUHours, a.GPURequestAverage, a.GPUCost = 4, 1, 3.8
-			a.CPUCostAdjustment = -0.01
-			a.PriceSource = "config"
-		}
-		rows[i] = a
-	}
-	if n > 2 {
-		rows[0].Name = cluster + "/node-0/" + allocation.IdleSuffix
-		rows[0].Properties = allocation.Properties{Cluster: cluster, Node: "node-0"}
-		rows[1].Name = cluster + "/" + allocation.UnmountedSuffix + "/" + allocation.UnmountedSuffix + "/" + allocation.UnmountedSuffix
-	}
 	return Block{
 		Meta: BlockMeta{
 			Cluster: cluster, Resolution: Daily, Window: testDay, Complete: true,
 			BuildTime:       time.Date(2024, 1, 8, 0, 20, 0, 123456789, time.UTC),
 			ProducerVersion: "test", ProducerInstance: "agent-0",
 		},
-		Rows: rows,
+		Rows: blocktest.Rows(cluster, testDay, n, seed),
 	}
 }
