@@ -1,0 +1,438 @@
+package federator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/store"
+)
+
+// Options configure a Federator.
+type Options struct {
+	// Allowed filters cluster ids (allow and deny lists); nil allows all.
+	Allowed func(cluster string) bool
+	// Cutoff ignores windows that end at or before it (zero: none).
+	Cutoff time.Time
+	// Retention keeps combined windows of a resolution for this long before
+	// now; zero keeps them forever.
+	Retention map[store.Resolution]time.Duration
+	// Resolutions to federate; default hourly and daily.
+	Resolutions []store.Resolution
+	// StaleAfter marks a cluster stale when its newest block was built longer
+	// ago (default 3h).
+	StaleAfter time.Duration
+	// IndexConcurrency bounds parallel index reads (default 16).
+	IndexConcurrency int
+	// Version is written as the combined blocks' producer version.
+	Version string
+	// Now is the clock; only retention and staleness read it.
+	Now func() time.Time
+	// Logger and Registerer; nil disables them.
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// ProducerInstance is the producer instance written into combined blocks. It is
+// the same for every federator so that two racing federators write the same
+// bytes.
+const ProducerInstance = "costfed-federator"
+
+// Federator merges cluster blocks into the combined store.
+type Federator struct {
+	st      *store.Store
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu   sync.Mutex
+	last Report
+}
+
+// New returns a Federator writing through st.
+func New(st *store.Store, opts Options) *Federator {
+	if opts.Allowed == nil {
+		opts.Allowed = func(string) bool { return true }
+	}
+	if len(opts.Resolutions) == 0 {
+		opts.Resolutions = store.Resolutions
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 3 * time.Hour
+	}
+	if opts.IndexConcurrency <= 0 {
+		opts.IndexConcurrency = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Federator{st: st, opts: opts, logger: logger, metrics: newMetrics(opts.Registerer, opts.Resolutions)}
+}
+
+// Report is what one pass did and saw.
+type Report struct {
+	Started  time.Time       `json:"started"`
+	Duration time.Duration   `json:"durationNs"`
+	Clusters []ClusterStatus `json:"clusters"`
+	// Merged counts the combined windows written, per resolution.
+	Merged map[store.Resolution]int `json:"merged"`
+	// Expired counts combined windows dropped by retention.
+	Expired     map[store.Resolution]int `json:"expired"`
+	Quarantined []Quarantined            `json:"quarantined"`
+	Errors      []string                 `json:"errors,omitempty"`
+}
+
+// ClusterStatus is one cluster as the last pass saw it.
+type ClusterStatus struct {
+	Cluster string `json:"cluster"`
+	// NewestBuild is the newest build time among its blocks.
+	NewestBuild time.Time `json:"newestBuild"`
+	Stale       bool      `json:"stale"`
+	// DuplicateProducers lists producer instances that alternate writing
+	// this cluster id: two agents configured with the same cluster id.
+	DuplicateProducers []string `json:"duplicateProducers,omitempty"`
+	IndexError         string   `json:"indexError,omitempty"`
+}
+
+// Quarantined is an input block that could not be used.
+type Quarantined struct {
+	Cluster    string           `json:"cluster"`
+	Resolution store.Resolution `json:"resolution"`
+	Key        string           `json:"key"`
+	Reason     string           `json:"reason"`
+}
+
+// LastReport returns the report of the last finished pass.
+func (f *Federator) LastReport() Report {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// RunOnce runs one federation pass: list cluster prefixes, read their indexes
+// and the combined index, merge the windows whose inputs changed, drop expired
+// combined windows. A pass where nothing changed reads only index objects and
+// writes nothing. Errors in one window or cluster do not stop the others; they
+// are collected in the report and joined into the returned error.
+func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
+	start := f.opts.Now()
+	rep := Report{Started: start, Merged: map[store.Resolution]int{}, Expired: map[store.Resolution]int{}}
+	all, err := f.st.Clusters(ctx)
+	if err != nil {
+		return f.finish(rep, start, err)
+	}
+	var clusters []string
+	for _, c := range all {
+		if f.opts.Allowed(c) {
+			clusters = append(clusters, c)
+		}
+	}
+	status := map[string]*ClusterStatus{}
+	for _, c := range clusters {
+		status[c] = &ClusterStatus{Cluster: c}
+	}
+	var errs []error
+	for _, res := range f.opts.Resolutions {
+		if err := f.passResolution(ctx, res, clusters, status, &rep); err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	now := f.opts.Now()
+	for _, c := range clusters {
+		st := status[c]
+		st.Stale = st.NewestBuild.IsZero() || now.Sub(st.NewestBuild) > f.opts.StaleAfter
+		rep.Clusters = append(rep.Clusters, *st)
+	}
+	return f.finish(rep, start, errors.Join(errs...))
+}
+
+func (f *Federator) finish(rep Report, start time.Time, err error) (Report, error) {
+	rep.Duration = f.opts.Now().Sub(start)
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	f.metrics.observe(rep, err)
+	f.mu.Lock()
+	f.last = rep
+	f.mu.Unlock()
+	if err != nil {
+		f.logger.Warn("federation pass finished with errors", "duration", rep.Duration, "err", err)
+	} else {
+		f.logger.Info("federation pass finished", "duration", rep.Duration, "clusters", len(rep.Clusters), "merged_1h", rep.Merged[store.Hourly], "merged_1d", rep.Merged[store.Daily])
+	}
+	return rep, err
+}
+
+func (f *Federator) passResolution(ctx context.Context, res store.Resolution, clusters []string, status map[string]*ClusterStatus, rep *Report) error {
+	indexes := f.readIndexes(ctx, res, clusters)
+	for _, ci := range indexes {
+		st := status[ci.Cluster]
+		if ci.Err != nil {
+			st.IndexError = ci.Err.Error()
+			continue
+		}
+		for _, e := range ci.Index.Blocks {
+			if e.BuildTime.After(st.NewestBuild) {
+				st.NewestBuild = e.BuildTime
+			}
+		}
+		st.DuplicateProducers = mergeUnique(st.DuplicateProducers, duplicateProducers(ci.Index))
+	}
+	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
+	if err != nil {
+		return fmt.Errorf("federate %s: %w", res, err)
+	}
+	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: f.retainFrom(res)})
+
+	var errs []error
+	for _, wp := range plan {
+		if ctx.Err() != nil {
+			errs = append(errs, ctx.Err())
+			break
+		}
+		q, err := f.mergeWindow(ctx, res, wp, combined)
+		rep.Quarantined = append(rep.Quarantined, q...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.Merged[res]++
+	}
+	if len(expired) > 0 && ctx.Err() == nil {
+		if err := f.expire(ctx, res, expired); err != nil {
+			errs = append(errs, err)
+		} else {
+			rep.Expired[res] += len(expired)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readIndexes reads every cluster's index with bounded concurrency. A missing
+// index is an empty one; any other failure is recorded on the cluster.
+func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clusters []string) []ClusterIndex {
+	out := make([]ClusterIndex, len(clusters))
+	sem := make(chan struct{}, f.opts.IndexConcurrency)
+	var wg sync.WaitGroup
+	for i, c := range clusters {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ix, err := f.st.ReadIndex(ctx, c, res)
+			out[i] = ClusterIndex{Cluster: c, Index: ix, Err: err}
+			if err != nil {
+				f.logger.Warn("cluster index unreadable; keeping its combined rows", "cluster", c, "resolution", string(res), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (f *Federator) retainFrom(res store.Resolution) time.Time {
+	d := f.opts.Retention[res]
+	if d <= 0 {
+		return time.Time{}
+	}
+	return f.opts.Now().Add(-d)
+}
+
+// mergeWindow merges one window's inputs and commits the combined block.
+// Unreadable inputs are quarantined: the rows the combined block already had
+// for that cluster are kept, so a bad upload never erases a cluster's costs.
+// A transport error (not a bad block) fails the window, to be retried on the
+// next pass.
+func (f *Federator) mergeWindow(ctx context.Context, res store.Resolution, wp WindowPlan, combined store.Index) ([]Quarantined, error) {
+	w := allocation.Window{Start: time.Unix(wp.Start, 0).UTC(), End: time.Unix(wp.End, 0).UTC()}
+	prev := previousBlock{f: f, res: res, combined: combined, start: wp.Start}
+	out := store.Block{Meta: store.BlockMeta{
+		Cluster: store.CombinedID, Resolution: res, Window: w, Complete: true,
+		ProducerVersion: f.opts.Version, ProducerInstance: ProducerInstance,
+	}}
+	var quarantined []Quarantined
+	for _, in := range wp.Inputs {
+		rows, src, complete, built, q, err := f.inputRows(ctx, res, in, &prev)
+		if err != nil {
+			return quarantined, fmt.Errorf("federate %s window %s: %w", res, w, err)
+		}
+		if q != nil {
+			quarantined = append(quarantined, *q)
+		}
+		out.Rows = append(out.Rows, rows...)
+		out.Meta.Sources = append(out.Meta.Sources, src)
+		out.Meta.Complete = out.Meta.Complete && complete
+		if built.After(out.Meta.BuildTime) {
+			out.Meta.BuildTime = built
+		}
+	}
+	if len(wp.Inputs) == 0 {
+		out.Meta.BuildTime = time.Unix(wp.End, 0).UTC()
+	}
+	_, err := f.st.Commit(ctx, []store.Block{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0})
+	if err != nil {
+		return quarantined, fmt.Errorf("federate %s window %s: %w", res, w, err)
+	}
+	f.logger.Debug("window federated", "resolution", string(res), "window", w.String(), "reason", wp.Reason, "clusters", len(wp.Inputs), "rows", len(out.Rows))
+	return quarantined, nil
+}
+
+// inputRows returns one input's rows for the combined block and the source to
+// record for it.
+func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Input, prev *previousBlock) (rows []allocation.Allocation, src store.Source, complete bool, built time.Time, q *Quarantined, err error) {
+	if !in.Carried {
+		blk, err := f.st.ReadBlock(ctx, in.Cluster, res, in.Entry)
+		if err == nil {
+			rows, err = clusterRows(in.Cluster, blk.Rows)
+		}
+		if err == nil {
+			return rows, store.Source{Cluster: in.Cluster, SHA256: in.Entry.SHA256}, blk.Meta.Complete, blk.Meta.BuildTime, nil, nil
+		}
+		var be *store.BlockError
+		if !errors.As(err, &be) {
+			return nil, store.Source{}, false, time.Time{}, nil, err
+		}
+		q = &Quarantined{Cluster: in.Cluster, Resolution: res, Key: be.Key, Reason: be.Error()}
+		f.logger.Warn("block quarantined; keeping the cluster's previous combined rows", "cluster", in.Cluster, "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "err", err)
+	}
+	if in.Previous == nil {
+		// Nothing to keep: the cluster contributes no rows until it uploads a
+		// readable block.
+		return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256}, false, time.Time{}, q, nil
+	}
+	pb, err := prev.get(ctx)
+	if err != nil {
+		return nil, store.Source{}, false, time.Time{}, q, fmt.Errorf("read previous combined block to keep %s's rows: %w", in.Cluster, err)
+	}
+	for _, r := range pb.Rows {
+		if r.Properties.Cluster == in.Cluster {
+			rows = append(rows, r)
+		}
+	}
+	src = *in.Previous
+	if q != nil {
+		src.Quarantined = in.Entry.SHA256
+	}
+	return rows, src, pb.Meta.Complete, pb.Meta.BuildTime, q, nil
+}
+
+// clusterRows checks that a cluster block's rows belong to it and makes their
+// names unique across clusters (names are "<cluster>/…" as in OpenCost).
+func clusterRows(cluster string, rows []allocation.Allocation) ([]allocation.Allocation, error) {
+	for i := range rows {
+		r := &rows[i]
+		switch r.Properties.Cluster {
+		case "":
+			r.Properties.Cluster = cluster
+		case cluster:
+		default:
+			return nil, &store.BlockError{Key: cluster, Reason: store.ErrForeignBlock, Detail: fmt.Sprintf("row %q belongs to cluster %q", r.Name, r.Properties.Cluster)}
+		}
+		if !strings.HasPrefix(r.Name, cluster+"/") {
+			r.Name = cluster + "/" + r.Name
+		}
+	}
+	return rows, nil
+}
+
+// previousBlock lazily reads the current combined block of a window, once.
+type previousBlock struct {
+	f        *Federator
+	res      store.Resolution
+	combined store.Index
+	start    int64
+	blk      *store.Block
+}
+
+func (p *previousBlock) get(ctx context.Context) (store.Block, error) {
+	if p.blk != nil {
+		return *p.blk, nil
+	}
+	e, ok := p.combined.Find(time.Unix(p.start, 0))
+	if !ok {
+		return store.Block{}, errors.New("no combined block for the window")
+	}
+	b, err := p.f.st.ReadBlock(ctx, store.CombinedID, p.res, e)
+	if err != nil {
+		return store.Block{}, err
+	}
+	p.blk = &b
+	return b, nil
+}
+
+// expire drops combined windows past retention: index first, then objects,
+// so the index never lists a deleted object.
+func (f *Federator) expire(ctx context.Context, res store.Resolution, expired []store.IndexEntry) error {
+	ix, err := f.st.ReadIndex(ctx, store.CombinedID, res)
+	if err != nil {
+		return fmt.Errorf("expire %s: %w", res, err)
+	}
+	for _, e := range expired {
+		ix.Remove(time.Unix(e.Start, 0))
+	}
+	if err := f.st.WriteIndex(ctx, ix); err != nil {
+		return fmt.Errorf("expire %s: %w", res, err)
+	}
+	var errs []error
+	for _, e := range expired {
+		if err := f.st.DeleteBlock(ctx, store.CombinedID, res, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// duplicateProducers returns the producer instances of an index when they
+// interleave: ordered by build time, the writer changes at least three times
+// among the newest 48 blocks (A, B, A, B). A pod replaced once (A then B) or a
+// one-off rebuild from elsewhere (A, B, A) is not flagged.
+func duplicateProducers(ix store.Index) []string {
+	entries := slices.Clone(ix.Blocks)
+	slices.SortFunc(entries, func(a, b store.IndexEntry) int { return a.BuildTime.Compare(b.BuildTime) })
+	if len(entries) > 48 {
+		entries = entries[len(entries)-48:]
+	}
+	changes := 0
+	var names []string
+	for i, e := range entries {
+		if e.ProducerInstance == "" {
+			continue
+		}
+		if !slices.Contains(names, e.ProducerInstance) {
+			names = append(names, e.ProducerInstance)
+		}
+		if i > 0 && entries[i-1].ProducerInstance != "" && entries[i-1].ProducerInstance != e.ProducerInstance {
+			changes++
+		}
+	}
+	if changes < 3 {
+		return nil
+	}
+	slices.Sort(names)
+	return names
+}
+
+func mergeUnique(a, b []string) []string {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			a = append(a, s)
+		}
+	}
+	slices.Sort(a)
+	return a
+}

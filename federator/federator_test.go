@@ -1,0 +1,366 @@
+package federator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gokitlog "github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore"
+	"github.com/thanos-io/objstore/providers/s3"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/blocktest"
+	"github.com/costfed/costfed/internal/faultbucket"
+	"github.com/costfed/costfed/internal/testinfra"
+	"github.com/costfed/costfed/store"
+)
+
+func dayWindow(d int) allocation.Window {
+	s := day0.Add(time.Duration(d) * 24 * time.Hour)
+	return allocation.Window{Start: s, End: s.Add(24 * time.Hour)}
+}
+
+// clusterBlock is cluster's daily block for day d with n rows; seed varies the
+// content (a "rebuild" uses another seed).
+func clusterBlock(cluster string, d, n int, seed uint64) store.Block {
+	w := dayWindow(d)
+	return store.Block{
+		Meta: store.BlockMeta{Cluster: cluster, Resolution: store.Daily, Window: w, Complete: true,
+			BuildTime: w.End.Add(10 * time.Minute), ProducerVersion: "test", ProducerInstance: cluster + "-agent"},
+		Rows: blocktest.Rows(cluster, w, n, seed),
+	}
+}
+
+func commit(t testing.TB, st *store.Store, blocks ...store.Block) {
+	t.Helper()
+	_, err := st.Commit(context.Background(), blocks, store.CommitOptions{})
+	require.NoError(t, err)
+}
+
+func newFederator(st *store.Store, reg prometheus.Registerer) *Federator {
+	return New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test", Registerer: reg,
+		Now: func() time.Time { return day0.Add(10 * 24 * time.Hour) }})
+}
+
+// combinedRows reads the combined block of day d and returns its rows by name.
+func combinedRows(t testing.TB, st *store.Store, d int) map[string]allocation.Allocation {
+	t.Helper()
+	ix, err := st.ReadIndex(context.Background(), store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	e, ok := ix.Find(dayWindow(d).Start)
+	require.True(t, ok, "no combined block for day %d", d)
+	b, err := st.ReadBlock(context.Background(), store.CombinedID, store.Daily, e)
+	require.NoError(t, err)
+	out := map[string]allocation.Allocation{}
+	for _, r := range b.Rows {
+		out[r.Name] = r
+	}
+	return out
+}
+
+// unionRows is what the combined block of day d must hold: every committed
+// cluster block's rows.
+func unionRows(t testing.TB, st *store.Store, clusters []string, d int) map[string]allocation.Allocation {
+	t.Helper()
+	out := map[string]allocation.Allocation{}
+	for _, c := range clusters {
+		ix, err := st.ReadIndex(context.Background(), c, store.Daily)
+		require.NoError(t, err)
+		e, ok := ix.Find(dayWindow(d).Start)
+		if !ok {
+			continue
+		}
+		b, err := st.ReadBlock(context.Background(), c, store.Daily, e)
+		require.NoError(t, err)
+		for _, r := range b.Rows {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+func TestFederatorMergesIncrementally(t *testing.T) {
+	ctx := context.Background()
+	fb := faultbucket.New(objstore.NewInMemBucket(), nil)
+	st := store.New(fb, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 30, 1), clusterBlock("a", 1, 20, 2))
+	commit(t, st, clusterBlock("b", 0, 25, 3))
+
+	reg := prometheus.NewPedanticRegistry()
+	f := newFederator(st, reg)
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Merged[store.Daily])
+	require.Equal(t, unionRows(t, st, []string{"a", "b"}, 0), combinedRows(t, st, 0))
+	require.Equal(t, unionRows(t, st, []string{"a", "b"}, 1), combinedRows(t, st, 1))
+	require.Equal(t, 2.0, testutil.ToFloat64(f.metrics.merged.WithLabelValues("1d")))
+
+	t.Run("a pass with nothing changed reads only indexes and writes nothing", func(t *testing.T) {
+		before := len(fb.Calls())
+		rep, err := f.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Zero(t, rep.Merged[store.Daily])
+		for _, c := range fb.Calls()[before:] {
+			require.NotEqual(t, faultbucket.OpUpload, c.Op, "no-op pass wrote %s", c.Name)
+			require.NotEqual(t, faultbucket.OpDelete, c.Op, "no-op pass deleted %s", c.Name)
+			if c.Op == faultbucket.OpGet {
+				require.True(t, strings.HasSuffix(c.Name, "/index.json"), "no-op pass read %s", c.Name)
+			}
+		}
+	})
+
+	t.Run("a late cluster re-merges exactly its window", func(t *testing.T) {
+		commit(t, st, clusterBlock("c", 1, 10, 4))
+		rep, err := f.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Merged[store.Daily])
+		require.Equal(t, unionRows(t, st, []string{"a", "b", "c"}, 1), combinedRows(t, st, 1))
+	})
+
+	t.Run("a rebuilt block re-merges its window", func(t *testing.T) {
+		commit(t, st, clusterBlock("b", 0, 26, 99))
+		rep, err := f.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Merged[store.Daily])
+		require.Equal(t, unionRows(t, st, []string{"a", "b"}, 0), combinedRows(t, st, 0))
+	})
+
+	t.Run("a denied cluster leaves the combined store; its own data stays", func(t *testing.T) {
+		clusterData := snapshot(t, fb, "federated/c/")
+		fd := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test", Allowed: func(c string) bool { return c != "c" }})
+		_, err := fd.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, unionRows(t, st, []string{"a"}, 1), combinedRows(t, st, 1))
+		require.Equal(t, clusterData, snapshot(t, fb, "federated/c/"))
+	})
+}
+
+// snapshot returns every object under prefix.
+func snapshot(t testing.TB, bkt objstore.Bucket, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, bkt.Iter(context.Background(), prefix, func(name string) error {
+		rc, err := bkt.Get(context.Background(), name)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		out[name] = string(b)
+		return err
+	}, objstore.WithRecursiveIter()))
+	return out
+}
+
+func TestFederatorQuarantinesBadBlocks(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 30, 1))
+	commit(t, st, clusterBlock("b", 0, 25, 3))
+	f := newFederator(st, nil)
+	_, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	good := combinedRows(t, st, 0)
+
+	// b's agent commits a rebuild, then the object is damaged (a full volume
+	// writing 0 bytes); a third cluster's first block is foreign data.
+	commit(t, st, clusterBlock("b", 0, 25, 7))
+	require.NoError(t, mem.Upload(ctx, store.BlockKey("b", store.Daily, dayWindow(0)), strings.NewReader("")))
+	foreign := clusterBlock("d", 0, 5, 8)
+	commit(t, st, foreign)
+	data, err := store.EncodeBlock(clusterBlock("a", 0, 5, 8))
+	require.NoError(t, err)
+	require.NoError(t, mem.Upload(ctx, store.BlockKey("d", store.Daily, dayWindow(0)), strings.NewReader(string(data))))
+	commit(t, st, clusterBlock("e", 0, 4, 9))
+	clusterData := snapshot(t, mem, "federated/b/")
+
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err, "bad inputs are quarantined, not fatal")
+	require.Len(t, rep.Quarantined, 2)
+	reasons := map[string]string{}
+	for _, q := range rep.Quarantined {
+		reasons[q.Cluster] = q.Reason
+	}
+	require.Contains(t, reasons["b"], "empty object")
+	require.Contains(t, reasons["d"], "does not list")
+
+	got := combinedRows(t, st, 0)
+	want := maps.Clone(good) // a's and b's previous rows are kept…
+	for k, v := range unionRows(t, st, []string{"e"}, 0) {
+		want[k] = v // …and the healthy newcomer is merged
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, clusterData, snapshot(t, mem, "federated/b/"), "the federator never touches a cluster's data")
+	require.Equal(t, 2.0, testutil.ToFloat64(f.metrics.quarantined))
+
+	// The next pass does not re-read the same bad blocks.
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.Merged[store.Daily])
+
+	// b uploads a good block again: its window re-merges with it.
+	commit(t, st, clusterBlock("b", 0, 25, 11))
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Contains(t, combinedRows(t, st, 0), unionRowsName(t, st, "b"))
+}
+
+func unionRowsName(t testing.TB, st *store.Store, cluster string) string {
+	for name := range unionRows(t, st, []string{cluster}, 0) {
+		return name
+	}
+	t.Fatalf("cluster %s has no rows", cluster)
+	return ""
+}
+
+func TestFederatorReportsStaleAndDuplicateClusters(t *testing.T) {
+	ctx := context.Background()
+	st := store.New(objstore.NewInMemBucket(), store.Options{})
+	for d := 0; d < 6; d++ {
+		b := clusterBlock("twin", d, 3, uint64(d))
+		b.Meta.ProducerInstance = []string{"agent-x", "agent-y"}[d%2]
+		commit(t, st, b)
+	}
+	commit(t, st, clusterBlock("fresh", 9, 3, 1))
+	f := newFederator(st, nil)
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	byID := map[string]ClusterStatus{}
+	for _, c := range rep.Clusters {
+		byID[c.Cluster] = c
+	}
+	require.Equal(t, []string{"agent-x", "agent-y"}, byID["twin"].DuplicateProducers)
+	require.True(t, byID["twin"].Stale, "newest block is days old")
+	require.False(t, byID["fresh"].Stale)
+	require.Empty(t, byID["fresh"].DuplicateProducers)
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.duplicateIDs))
+}
+
+// TestFederatorCrashMatrix fails every bucket call of a pass in turn, before
+// and after it lands. After each faulty pass every committed combined window is
+// readable and still holds every cluster it held before the pass; a clean rerun
+// then ends byte for byte where a fault-free pass ends.
+func TestFederatorCrashMatrix(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) *objstore.InMemBucket {
+		mem := objstore.NewInMemBucket()
+		st := store.New(mem, store.Options{})
+		commit(t, st, clusterBlock("a", 0, 12, 1), clusterBlock("a", 1, 10, 2))
+		commit(t, st, clusterBlock("b", 0, 8, 3))
+		_, err := newFederator(st, nil).RunOnce(ctx)
+		require.NoError(t, err)
+		// Changes for the pass under test: a rebuilt block, a new cluster, a new day.
+		commit(t, st, clusterBlock("a", 0, 13, 4))
+		commit(t, st, clusterBlock("c", 1, 5, 5), clusterBlock("c", 2, 6, 6))
+		return mem
+	}
+	clustersOf := func(t *testing.T, st *store.Store) map[int64][]string {
+		ix, err := st.ReadIndex(ctx, store.CombinedID, store.Daily)
+		require.NoError(t, err)
+		out := map[int64][]string{}
+		for _, e := range ix.Blocks {
+			b, err := st.ReadBlock(ctx, store.CombinedID, store.Daily, e)
+			require.NoError(t, err, "combined window %d unreadable", e.Start)
+			set := map[string]bool{}
+			for _, r := range b.Rows {
+				set[r.Properties.Cluster] = true
+			}
+			out[e.Start] = slices.Sorted(maps.Keys(set))
+		}
+		return out
+	}
+
+	ref := setup(t)
+	before := clustersOf(t, store.New(ref, store.Options{}))
+	counting := faultbucket.New(ref, nil)
+	_, err := newFederator(store.New(counting, store.Options{}), nil).RunOnce(ctx)
+	require.NoError(t, err)
+	want := snapshot(t, ref, "")
+	ncalls := len(counting.Calls())
+	t.Logf("a pass makes %d bucket calls", ncalls)
+
+	for n := 0; n < ncalls; n++ {
+		for _, fault := range []faultbucket.Fault{faultbucket.Before, faultbucket.After} {
+			mem := setup(t)
+			fb := faultbucket.New(mem, faultbucket.FailNth(n, fault))
+			_, _ = newFederator(store.New(fb, store.Options{}), nil).RunOnce(ctx)
+			call := fb.Calls()[n]
+			what := fmt.Sprintf("fault %s call %d (%s %s)", fault, n, call.Op, call.Name)
+
+			after := clustersOf(t, store.New(mem, store.Options{}))
+			for start, had := range before {
+				for _, c := range had {
+					require.Contains(t, after[start], c, "%s: window %d lost cluster %s", what, start, c)
+				}
+			}
+			_, err := newFederator(store.New(mem, store.Options{}), nil).RunOnce(ctx)
+			require.NoError(t, err, what)
+			require.Equal(t, want, snapshot(t, mem, ""), "%s: rerun did not converge", what)
+		}
+	}
+}
+
+// TestFederatorDeterministic runs two federators, at different times, over the
+// same inputs: they write the same bytes, so racing federators converge.
+func TestFederatorDeterministic(t *testing.T) {
+	ctx := context.Background()
+	var results []map[string]string
+	for i := 0; i < 2; i++ {
+		mem := objstore.NewInMemBucket()
+		st := store.New(mem, store.Options{})
+		commit(t, st, clusterBlock("a", 0, 40, 1))
+		commit(t, st, clusterBlock("b", 0, 30, 2))
+		_, err := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test",
+			Now: func() time.Time { return day0.Add(time.Duration(i+1) * 1000 * time.Hour) }}).RunOnce(ctx)
+		require.NoError(t, err)
+		results = append(results, snapshot(t, mem, "federated/combined/"))
+	}
+	require.Equal(t, results[0], results[1], "the combined store depends on something other than its inputs")
+}
+
+func TestFederatorAgainstS3(t *testing.T) {
+	ctx := context.Background()
+	srv := testinfra.StartVersityGW(t)
+	bkt, err := s3.NewBucket(gokitlog.NewNopLogger(), srv.S3ConfigYAML(""), "costfed-test", nil)
+	require.NoError(t, err)
+	st := store.New(bkt, store.Options{})
+	f := newFederator(st, nil)
+
+	ids := func(n int) []string {
+		var out []string
+		for i := 0; i < n; i++ {
+			out = append(out, fmt.Sprintf("cluster-%02d", i))
+		}
+		return out
+	}
+	committed := 0
+	for _, n := range []int{2, 20} {
+		for i := committed; i < n; i++ {
+			commit(t, st, clusterBlock(ids(n)[i], 0, 50, uint64(i)), clusterBlock(ids(n)[i], 1, 40, uint64(i+100)))
+		}
+		committed = n
+		rep, err := f.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 2, rep.Merged[store.Daily], "%d clusters", n)
+		for d := 0; d < 2; d++ {
+			require.Equal(t, unionRows(t, st, ids(n), d), combinedRows(t, st, d), "%d clusters, day %d", n, d)
+		}
+	}
+	// A late block for one cluster re-merges its window only, over real S3.
+	commit(t, st, clusterBlock("cluster-07", 2, 10, 5))
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Len(t, combinedRows(t, st, 2), 10)
+}

@@ -1,0 +1,101 @@
+package federator
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/costfed/costfed/store"
+)
+
+type metrics struct {
+	passes          *prometheus.CounterVec
+	lastSuccess     prometheus.Gauge
+	passDuration    prometheus.Histogram
+	merged          *prometheus.CounterVec
+	expired         *prometheus.CounterVec
+	quarantined     prometheus.Gauge
+	clusters        prometheus.Gauge
+	stale           prometheus.Gauge
+	duplicateIDs    prometheus.Gauge
+	unreadableIndex prometheus.Gauge
+}
+
+// newMetrics registers the federator's metrics on reg; a nil reg gives
+// unregistered metrics that are still safe to update.
+func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		passes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "costfed_federator_passes_total", Help: "Federation passes by result (success, error).",
+		}, []string{"result"}),
+		lastSuccess: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_last_successful_pass_timestamp_seconds", Help: "Unix time of the last pass that finished without errors.",
+		}),
+		passDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "costfed_federator_pass_duration_seconds", Help: "Duration of federation passes.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		}),
+		merged: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "costfed_federator_windows_merged_total", Help: "Combined windows written, by resolution.",
+		}, []string{"resolution"}),
+		expired: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "costfed_federator_windows_expired_total", Help: "Combined windows dropped by retention, by resolution.",
+		}, []string{"resolution"}),
+		quarantined: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_quarantined_blocks", Help: "Input blocks the last pass could not read and set aside.",
+		}),
+		clusters: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_clusters", Help: "Clusters federated by the last pass.",
+		}),
+		stale: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_stale_clusters", Help: "Clusters whose newest block is older than stale_after.",
+		}),
+		duplicateIDs: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_duplicate_cluster_ids", Help: "Cluster ids written by interleaving producer instances.",
+		}),
+		unreadableIndex: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_unreadable_cluster_indexes", Help: "Clusters whose index the last pass could not read.",
+		}),
+	}
+	for _, r := range []string{"success", "error"} {
+		m.passes.WithLabelValues(r)
+	}
+	for _, res := range resolutions {
+		m.merged.WithLabelValues(string(res))
+		m.expired.WithLabelValues(string(res))
+	}
+	return m
+}
+
+func (m *metrics) observe(rep Report, err error) {
+	m.passDuration.Observe(rep.Duration.Seconds())
+	if err != nil {
+		m.passes.WithLabelValues("error").Inc()
+	} else {
+		m.passes.WithLabelValues("success").Inc()
+		m.lastSuccess.Set(float64(rep.Started.Add(rep.Duration).Unix()))
+	}
+	for res, n := range rep.Merged {
+		m.merged.WithLabelValues(string(res)).Add(float64(n))
+	}
+	for res, n := range rep.Expired {
+		m.expired.WithLabelValues(string(res)).Add(float64(n))
+	}
+	m.quarantined.Set(float64(len(rep.Quarantined)))
+	m.clusters.Set(float64(len(rep.Clusters)))
+	var stale, dup, unreadable int
+	for _, c := range rep.Clusters {
+		if c.Stale {
+			stale++
+		}
+		if len(c.DuplicateProducers) > 0 {
+			dup++
+		}
+		if c.IndexError != "" {
+			unreadable++
+		}
+	}
+	m.stale.Set(float64(stale))
+	m.duplicateIDs.Set(float64(dup))
+	m.unreadableIndex.Set(float64(unreadable))
+}

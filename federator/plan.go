@@ -1,0 +1,163 @@
+package federator
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/costfed/costfed/store"
+)
+
+// ClusterIndex is what a pass knows of one cluster for one resolution.
+type ClusterIndex struct {
+	Cluster string
+	Index   store.Index
+	// Err is set when the cluster's index could not be read. Its windows are
+	// then planned as if unchanged: the combined store keeps what it has of the
+	// cluster rather than dropping it over a transient failure.
+	// Clusters that are gone or denied are simply not passed to Plan.
+	Err error
+}
+
+// PlanOptions bound what is federated.
+type PlanOptions struct {
+	// Cutoff, when non-zero, ignores windows that end at or before it.
+	Cutoff time.Time
+	// RetainFrom, when non-zero, drops combined windows that end at or before
+	// it, and does not merge such windows.
+	RetainFrom time.Time
+}
+
+// WindowPlan is one combined window to (re)write.
+type WindowPlan struct {
+	Start, End int64
+	// Inputs are the cluster blocks to merge, sorted by cluster. An input
+	// whose cluster index could not be read carries the combined store's
+	// current source for it, which the merge then takes from the combined
+	// block.
+	Inputs []Input
+	// Reason says why the window is planned: "new", "inputs changed".
+	Reason string
+}
+
+// Input is one cluster's block of a window as the plan sees it.
+type Input struct {
+	Cluster string
+	Entry   store.IndexEntry
+	// Carried is true when the cluster's index was unreadable or no longer
+	// lists the window: the merge keeps the rows the combined block already
+	// holds for the cluster.
+	Carried bool
+	// Previous is the combined store's current source for this cluster, if any.
+	Previous *store.Source
+}
+
+// Plan decides, from index objects alone, which combined windows must be
+// merged and which combined entries have expired. It is pure: no bucket, no
+// clock. A window is merged when the set of (cluster, digest) inputs differs
+// from the sources recorded in the combined index, which covers a new cluster,
+// a new or rebuilt block and a removed or denied cluster alike. An input that
+// was quarantined at its current digest does not trigger a merge again.
+func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merge []WindowPlan, expired []store.IndexEntry) {
+	cutoff, retain := unixOrMin(opts.Cutoff), unixOrMin(opts.RetainFrom)
+	keep := func(end int64) bool { return end > cutoff && end > retain }
+
+	current := make(map[int64]store.IndexEntry, len(combined.Blocks))
+	for _, e := range combined.Blocks {
+		if end := e.End; end <= retain {
+			expired = append(expired, e)
+			continue
+		}
+		current[e.Start] = e
+	}
+
+	wanted := map[int64][]Input{}
+	ends := map[int64]int64{}
+	for _, c := range clusters {
+		listed := map[int64]bool{}
+		if c.Err == nil {
+			for _, e := range c.Index.Blocks {
+				listed[e.Start] = true
+				if !keep(e.End) {
+					continue
+				}
+				in := Input{Cluster: c.Cluster, Entry: e}
+				if src, ok := findSource(current[e.Start].Sources, c.Cluster); ok {
+					in.Previous = &src
+				}
+				wanted[e.Start] = append(wanted[e.Start], in)
+				ends[e.Start] = e.End
+			}
+		}
+		// Combined windows holding this cluster that its index does not list
+		// (its index was unreadable, or its own retention dropped the block)
+		// keep the cluster's rows: only a cluster that is gone or denied
+		// leaves the combined store.
+		for start, e := range current {
+			if listed[start] {
+				continue
+			}
+			if src, ok := findSource(e.Sources, c.Cluster); ok {
+				wanted[start] = append(wanted[start], Input{Cluster: c.Cluster, Carried: true, Previous: &src})
+				ends[start] = e.End
+			}
+		}
+	}
+
+	for start, inputs := range wanted {
+		slices.SortFunc(inputs, func(a, b Input) int { return cmp.Compare(a.Cluster, b.Cluster) })
+		ce, exists := current[start]
+		switch {
+		case !exists:
+			merge = append(merge, WindowPlan{Start: start, End: ends[start], Inputs: inputs, Reason: "new"})
+		case !sameInputs(inputs, ce.Sources):
+			merge = append(merge, WindowPlan{Start: start, End: ends[start], Inputs: inputs, Reason: "inputs changed"})
+		}
+	}
+	// A combined window none of whose clusters is left (all removed or
+	// denied) is rewritten empty rather than left claiming their costs.
+	for start, ce := range current {
+		if _, ok := wanted[start]; !ok && len(ce.Sources) > 0 && keep(ce.End) {
+			merge = append(merge, WindowPlan{Start: start, End: ce.End, Reason: "inputs changed"})
+		}
+	}
+	slices.SortFunc(merge, func(a, b WindowPlan) int { return cmp.Compare(a.Start, b.Start) })
+	slices.SortFunc(expired, func(a, b store.IndexEntry) int { return cmp.Compare(a.Start, b.Start) })
+	return merge, expired
+}
+
+// sameInputs reports whether inputs are exactly what the combined block was
+// merged from. A quarantined source matches an input at the quarantined digest.
+func sameInputs(inputs []Input, sources []store.Source) bool {
+	if len(inputs) != len(sources) {
+		return false
+	}
+	for i, in := range inputs {
+		s := sources[i]
+		if s.Cluster != in.Cluster {
+			return false
+		}
+		if in.Carried {
+			continue
+		}
+		if in.Entry.SHA256 != s.SHA256 && in.Entry.SHA256 != s.Quarantined {
+			return false
+		}
+	}
+	return true
+}
+
+func findSource(srcs []store.Source, cluster string) (store.Source, bool) {
+	i, ok := slices.BinarySearchFunc(srcs, cluster, func(s store.Source, c string) int { return cmp.Compare(s.Cluster, c) })
+	if !ok {
+		return store.Source{}, false
+	}
+	return srcs[i], true
+}
+
+func unixOrMin(t time.Time) int64 {
+	if t.IsZero() {
+		return -1 << 62
+	}
+	return t.Unix()
+}
