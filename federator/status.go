@@ -1,0 +1,130 @@
+package federator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/costfed/costfed/store"
+)
+
+// Coverage is what the store holds, per cluster and resolution, read from
+// index objects only.
+type Coverage struct {
+	Clusters []ClusterCoverage    `json:"clusters"`
+	Combined []ResolutionCoverage `json:"combined"`
+}
+
+// ClusterCoverage is one cluster's blocks.
+type ClusterCoverage struct {
+	Cluster     string               `json:"cluster"`
+	NewestBuild time.Time            `json:"newestBuild"`
+	Stale       bool                 `json:"stale"`
+	Resolutions []ResolutionCoverage `json:"resolutions"`
+}
+
+// ResolutionCoverage describes the committed windows of one prefix.
+type ResolutionCoverage struct {
+	Resolution store.Resolution `json:"resolution"`
+	Windows    int              `json:"windows"`
+	Complete   int              `json:"complete"`
+	First      time.Time        `json:"first,omitzero"`
+	Last       time.Time        `json:"last,omitzero"`
+	// Gaps are the missing windows between First and Last.
+	Gaps []Gap `json:"gaps,omitempty"`
+	// Federated counts windows whose current block the combined store holds;
+	// Quarantined those the federator had to set aside.
+	Federated   int    `json:"federated"`
+	Quarantined int    `json:"quarantined"`
+	Pending     int    `json:"pending"`
+	IndexError  string `json:"indexError,omitempty"`
+}
+
+// Gap is a run of missing windows [Start, End).
+type Gap struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// ReadCoverage reads every cluster's indexes and the combined indexes. An
+// unreadable index is reported on its cluster, not returned as an error.
+func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfter time.Duration) (Coverage, error) {
+	clusters, err := st.Clusters(ctx)
+	if err != nil {
+		return Coverage{}, fmt.Errorf("read coverage: %w", err)
+	}
+	var cov Coverage
+	combined := map[store.Resolution]store.Index{}
+	for _, res := range store.Resolutions {
+		ix, err := st.ReadIndex(ctx, store.CombinedID, res)
+		rc := ResolutionCoverage{Resolution: res}
+		if err != nil {
+			rc.IndexError = err.Error()
+		} else {
+			combined[res] = ix
+			rc = describe(ix, res)
+		}
+		cov.Combined = append(cov.Combined, rc)
+	}
+	for _, c := range clusters {
+		cc := ClusterCoverage{Cluster: c}
+		for _, res := range store.Resolutions {
+			ix, err := st.ReadIndex(ctx, c, res)
+			if err != nil {
+				cc.Resolutions = append(cc.Resolutions, ResolutionCoverage{Resolution: res, IndexError: err.Error()})
+				continue
+			}
+			rc := describe(ix, res)
+			countFederated(&rc, c, ix, combined[res])
+			cc.Resolutions = append(cc.Resolutions, rc)
+			for _, e := range ix.Blocks {
+				if e.BuildTime.After(cc.NewestBuild) {
+					cc.NewestBuild = e.BuildTime
+				}
+			}
+		}
+		cc.Stale = cc.NewestBuild.IsZero() || now.Sub(cc.NewestBuild) > staleAfter
+		cov.Clusters = append(cov.Clusters, cc)
+	}
+	return cov, nil
+}
+
+// describe summarises an index: counts, span and gaps.
+func describe(ix store.Index, res store.Resolution) ResolutionCoverage {
+	rc := ResolutionCoverage{Resolution: res, Windows: len(ix.Blocks)}
+	for i, e := range ix.Blocks {
+		if e.Complete {
+			rc.Complete++
+		}
+		if e.PendingSHA256 != "" {
+			rc.Pending++
+		}
+		if i > 0 && e.Start > ix.Blocks[i-1].End {
+			rc.Gaps = append(rc.Gaps, Gap{Start: time.Unix(ix.Blocks[i-1].End, 0).UTC(), End: time.Unix(e.Start, 0).UTC()})
+		}
+	}
+	if n := len(ix.Blocks); n > 0 {
+		rc.First = ix.Blocks[0].Window().Start
+		rc.Last = ix.Blocks[n-1].Window().End
+	}
+	return rc
+}
+
+// countFederated counts the cluster's windows whose current digest the
+// combined index lists as merged or quarantined.
+func countFederated(rc *ResolutionCoverage, cluster string, ix, combined store.Index) {
+	for _, e := range ix.Blocks {
+		ce, ok := combined.Find(e.Window().Start)
+		if !ok {
+			continue
+		}
+		src, ok := findSource(ce.Sources, cluster)
+		switch {
+		case !ok:
+		case src.SHA256 == e.SHA256:
+			rc.Federated++
+		case src.Quarantined == e.SHA256:
+			rc.Quarantined++
+		}
+	}
+}
