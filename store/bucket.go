@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/thanos-io/objstore"
+	"github.com/thanos-io/objstore/providers/azure"
+	"github.com/thanos-io/objstore/providers/filesystem"
+	"github.com/thanos-io/objstore/providers/gcs"
+	"github.com/thanos-io/objstore/providers/s3"
+
+	"github.com/costfed/costfed/config"
+)
+
+// bucketComponent names costfed to the providers (user agents) and labels the
+// bucket metrics (bucket="costfed").
+const bucketComponent = "costfed"
+
+// NewBucket builds the bucket a federated-store.yaml describes, through the
+// provider's own constructor (not objstore/client, which links every provider),
+// under cfg.Prefix when set, and counting operations in reg (objstore_bucket_*
+// metrics, bucket="costfed") when reg is not nil.
+//
+// S3 and GCS constructors only build a client; Azure, with its default
+// storage_create_container: true, checks (and creates) the container on the way.
+// Errors never carry credentials: provider messages are scrubbed of the config's
+// secret values. Registering metrics twice in one registry is an error, not a
+// panic; give each bucket its own registry or wrap reg with a label.
+func NewBucket(ctx context.Context, logger *slog.Logger, cfg config.Store, reg prometheus.Registerer) (objstore.Bucket, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("validate store config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bkt, err := newProviderBucket(ctx, kitLogger{logger.With("component", "objstore")}, cfg)
+	if err != nil {
+		return nil, scrubbed(cfg, fmt.Errorf("create %s bucket %s: %w", cfg.Type, cfg.Location(), err))
+	}
+	if cfg.Prefix != "" {
+		bkt = objstore.NewPrefixedBucket(bkt, cfg.Prefix)
+	}
+	if reg == nil {
+		return bkt, nil
+	}
+	safe := &collectingRegisterer{reg: reg}
+	instrumented := objstore.WrapWithMetrics(bkt, safe, bucketComponent)
+	if len(safe.errs) > 0 {
+		return nil, fmt.Errorf("register bucket metrics: %w", errors.Join(safe.errs...))
+	}
+	return instrumented, nil
+}
+
+func newProviderBucket(ctx context.Context, logger kitLogger, cfg config.Store) (objstore.Bucket, error) {
+	raw := cfg.ProviderConfig()
+	switch cfg.Type {
+	case config.StoreS3:
+		return s3.NewBucket(logger, raw, bucketComponent, nil)
+	case config.StoreGCS:
+		return gcs.NewBucket(ctx, logger, raw, bucketComponent, nil)
+	case config.StoreAzure:
+		return azure.NewBucket(logger, raw, bucketComponent, nil)
+	case config.StoreFilesystem:
+		return filesystem.NewBucketFromConfig(raw)
+	}
+	return nil, fmt.Errorf("unsupported store type %q", cfg.Type)
+}
+
+// scrubbed returns err, or when its message contains one of the store's secret
+// values, a plain error with those values redacted (dropping the chain, which
+// would still hold them).
+func scrubbed(cfg config.Store, err error) error {
+	msg := err.Error()
+	if clean := cfg.RedactString(msg); clean != msg {
+		return errors.New(clean)
+	}
+	return err
+}
+
+// collectingRegisterer turns the panics of MustRegister (which objstore's
+// promauto calls) into errors collected for the caller.
+type collectingRegisterer struct {
+	reg  prometheus.Registerer
+	errs []error
+}
+
+func (c *collectingRegisterer) Register(col prometheus.Collector) error { return c.reg.Register(col) }
+
+func (c *collectingRegisterer) MustRegister(cols ...prometheus.Collector) {
+	for _, col := range cols {
+		if err := c.reg.Register(col); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+}
+
+func (c *collectingRegisterer) Unregister(col prometheus.Collector) bool {
+	return c.reg.Unregister(col)
+}
+
+// kitLogger adapts slog to the go-kit log.Logger objstore wants: "msg" becomes
+// the message, "level" (go-kit's level package) the level, and every other pair
+// an attribute.
+type kitLogger struct{ l *slog.Logger }
+
+func (k kitLogger) Log(keyvals ...any) error {
+	level := slog.LevelInfo
+	msg := ""
+	attrs := make([]slog.Attr, 0, len(keyvals)/2)
+	for i := 0; i < len(keyvals); i += 2 {
+		key := fmt.Sprint(keyvals[i])
+		var val any = "(MISSING)"
+		if i+1 < len(keyvals) {
+			val = keyvals[i+1]
+		}
+		switch {
+		case key == "level":
+			level = kitLevel(val)
+			continue
+		case key == "msg" && msg == "":
+			msg = fmt.Sprint(val)
+			continue
+		}
+		attrs = append(attrs, slog.Any(key, val))
+	}
+	ctx := context.Background()
+	if k.l.Enabled(ctx, level) {
+		k.l.LogAttrs(ctx, level, msg, attrs...)
+	}
+	return nil
+}
+
+// kitLevel maps go-kit's level values (their String is debug, info, warn or
+// error) to slog levels; anything else is info.
+func kitLevel(v any) slog.Level {
+	switch fmt.Sprint(v) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
