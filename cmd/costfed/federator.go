@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/costfed/costfed/config"
+	"github.com/costfed/costfed/federator"
+	"github.com/costfed/costfed/store"
+)
+
+// runFederator implements "costfed federator": merge every cluster's blocks
+// into the combined store, once (--once, for a Kubernetes Job) or on the
+// config's cron schedule, serving /metrics, /healthz and /status.
+func runFederator(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "federator", "federator --config federator.yaml [--once]")
+	cfgPath := fs.String("config", "", "path of federator.yaml (required)")
+	once := fs.Bool("once", false, "run one pass and exit (status 1 if it had errors); for a Job or CronJob")
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usagef("--config is required")
+	}
+	logger, err := lf.logger(e)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.LoadFederator(*cfgPath, lookupEnvFrom(e))
+	if err != nil {
+		return usageError{err}
+	}
+	reg := newRegistry()
+	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)
+	if err != nil {
+		return err
+	}
+	defer bkt.Close()
+	fed := federator.New(store.New(bkt, store.Options{Logger: logger}), federator.Options{
+		Allowed:    cfg.Clusters.Allowed,
+		Cutoff:     cfg.Cutoff.Time,
+		Retention:  map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
+		StaleAfter: time.Duration(cfg.StaleAfter),
+		Version:    version,
+		Logger:     logger,
+		Registerer: reg,
+	})
+
+	if *once {
+		rep, err := fed.RunOnce(ctx)
+		printPassSummary(e, rep)
+		return err
+	}
+
+	stopHTTP, err := serveHTTP(ctx, logger, cfg.ListenAddress, opsMux(reg, func() any { return fed.LastReport() }))
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+
+	c := cron.New(cron.WithChain(cron.Recover(cronLogger{logger}), cron.SkipIfStillRunning(cronLogger{logger})))
+	pass := func() { _, _ = fed.RunOnce(ctx) }
+	if _, err := c.AddFunc(cfg.Schedule, pass); err != nil {
+		return usagef("schedule %q: %v", cfg.Schedule, err)
+	}
+	logger.Info("federator started", "schedule", cfg.Schedule, "listen_address", cfg.ListenAddress)
+	go pass() // a pass at start, so a restart does not wait for the schedule
+	c.Start()
+	<-ctx.Done()
+	logger.Info("shutting down; waiting for a running pass")
+	<-c.Stop().Done()
+	return nil
+}
+
+func printPassSummary(e *env, rep federator.Report) {
+	fmt.Fprintf(e.stdout, "clusters=%d merged_1h=%d merged_1d=%d expired=%d quarantined=%d duration=%s\n",
+		len(rep.Clusters), rep.Merged[store.Hourly], rep.Merged[store.Daily],
+		rep.Expired[store.Hourly]+rep.Expired[store.Daily], len(rep.Quarantined), rep.Duration.Round(time.Millisecond))
+	for _, q := range rep.Quarantined {
+		fmt.Fprintf(e.stdout, "quarantined %s: %s\n", q.Key, q.Reason)
+	}
+	for _, c := range rep.Clusters {
+		if len(c.DuplicateProducers) > 0 {
+			fmt.Fprintf(e.stdout, "cluster %s is written by several producers: %v\n", c.Cluster, c.DuplicateProducers)
+		}
+	}
+}
+
+// cronLogger adapts slog to cron's logger interface.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Info("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

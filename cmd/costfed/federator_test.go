@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore/providers/filesystem"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/blocktest"
+	"github.com/costfed/costfed/internal/testinfra"
+	"github.com/costfed/costfed/store"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), &env{stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+func TestFederatorOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "bucket")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "federated-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+data+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "federator.yaml"), []byte("store: federated-store.yaml\n"), 0o600))
+
+	bkt, err := filesystem.NewBucket(data)
+	require.NoError(t, err)
+	st := store.New(bkt, store.Options{})
+	// Yesterday: the command runs on the wall clock, and older windows fall
+	// outside the default 91-day retention.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	w := allocation.Window{Start: today.Add(-24 * time.Hour), End: today}
+	for _, c := range []string{"east", "west"} {
+		_, err := st.Commit(context.Background(), []store.Block{{
+			Meta: store.BlockMeta{Cluster: c, Resolution: store.Daily, Window: w, BuildTime: w.End},
+			Rows: blocktest.Rows(c, w, 7, 1),
+		}}, store.CommitOptions{})
+		require.NoError(t, err)
+	}
+
+	code, out, errOut := runCmd(t, "federator", "--config", filepath.Join(dir, "federator.yaml"), "--once")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "clusters=2 merged_1h=0 merged_1d=1")
+	ix, err := st.ReadIndex(context.Background(), store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+	require.Equal(t, 14, ix.Blocks[0].Rows)
+
+	code, out, _ = runCmd(t, "federator", "--config", filepath.Join(dir, "federator.yaml"), "--once")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "merged_1d=0", "second pass has nothing to do")
+
+	code, out, errOut = runCmd(t, "status", "--store", filepath.Join(dir, "federated-store.yaml"))
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `east\s+1d\s+1\s+0\s+\S+\s+\S+\s+none\s+1\s+0`, out)
+	require.Regexp(t, `combined\s+1d\s+1`, out)
+	code, out, _ = runCmd(t, "status", "--store", filepath.Join(dir, "federated-store.yaml"), "--format", "json")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, `"federated": 1`)
+	code, _, _ = runCmd(t, "status", "--format", "yaml")
+	require.Equal(t, 2, code)
+}
+
+func TestFederatorBadInvocations(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "federator.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("schedule: every day\nclusters:\n  allow: [\"../x\"]\n"), 0o600))
+	for name, args := range map[string][]string{
+		"no config":      {"federator", "--once"},
+		"bad flag":       {"federator", "--nope"},
+		"bad config":     {"federator", "--config", bad, "--once"},
+		"missing config": {"federator", "--config", filepath.Join(dir, "absent.yaml")},
+		"bad log level":  {"federator", "--config", bad, "--log.level", "loud"},
+	} {
+		code, _, errOut := runCmd(t, args...)
+		require.Equal(t, 2, code, "%s: %s", name, errOut)
+		require.NotContains(t, errOut, "goroutine", name)
+	}
+	code, _, errOut := runCmd(t, "federator", "--config", bad, "--once")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "schedule")
+	require.Contains(t, errOut, "clusters.allow[0]")
+}
+
+func TestFederatorServesOpsEndpointsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	port := testinfra.FreePort(t)
+	cfg := fmt.Sprintf("store: federated-store.yaml\nlisten_address: 127.0.0.1:%d\nschedule: \"*/5 * * * *\"\n", port)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "federated-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+filepath.Join(dir, "b")+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "federator.yaml"), []byte(cfg), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- run(ctx, &env{stdout: &out, stderr: &errb}, []string{"federator", "--config", filepath.Join(dir, "federator.yaml")})
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 10*time.Second)
+	get := func(path string) string {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode, path)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Eventually(t, func() bool {
+		return strings.Contains(get("/metrics"), `costfed_federator_passes_total{result="success"} 1`)
+	}, 10*time.Second, 50*time.Millisecond, "the first pass runs at start")
+	require.Contains(t, get("/status"), `"merged"`)
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errb.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("federator did not stop after cancellation")
+	}
+}

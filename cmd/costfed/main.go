@@ -1,0 +1,149 @@
+// Command costfed is the single binary of the costfed project: one subcommand per
+// job (agent, backfill, rebuild, federator, serve, query, status, simulate, demo),
+// plus config checking and version reporting. main only parses flags and wires
+// packages together; all behaviour lives in the library packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// env carries what a subcommand may touch of the process: its output streams
+// and environment lookups. Subcommands never read os.* directly so
+// tests can run them in-process.
+type env struct {
+	stdout io.Writer
+	stderr io.Writer
+	// lookupEnv reads the process environment (os.LookupEnv in main); nil
+	// means an empty environment.
+	lookupEnv func(string) (string, bool)
+}
+
+// command is one subcommand. run returns a usageError for bad flags or
+// arguments (exit status 2) and any other error for a failed run (status 1).
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// usageError marks an error the user can fix by changing the command line or the
+// config: it is printed as one line and exits with status 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// commands lists every subcommand; files named cmd_<name>.go add to it in init-free
+// style through this one table so the help output is complete and ordered.
+func commands() []command {
+	cmds := []command{
+		{name: "version", summary: "print the costfed version", run: runVersion},
+		{name: "config", summary: "check a config file and print the effective config, secrets redacted", run: runConfig},
+		{name: "federator", summary: "merge every cluster's blocks into the combined store", run: runFederator},
+		{name: "status", summary: "coverage per cluster and resolution: windows, gaps, staleness, federation", run: runStatus},
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	return cmds
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches to a subcommand and maps its error to an exit status:
+// 0 success, 1 failure, 2 usage or config error.
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(e.stderr, "costfed %s: %v\n", c.name, err)
+			return 2
+		default:
+			fmt.Fprintf(e.stderr, "costfed %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(e.stderr, "costfed: unknown command %q (see costfed --help)\n", args[0])
+	return 2
+}
+
+func printUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("costfed: federated Kubernetes cost allocation\n\nUsage: costfed <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun 'costfed <command> --help' for a command's flags.\n")
+	io.WriteString(w, b.String())
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting, with a usage
+// text naming the command.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet("costfed "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: costfed %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and turns flag errors into usage errors. --help returns
+// flag.ErrHelp, which run maps to status 0.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+func runVersion(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "version", "version")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintf(e.stdout, "costfed %s\n", version)
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/thanos-io/objstore"
+
+	"github.com/costfed/costfed/config"
+	"github.com/costfed/costfed/store"
+)
+
+// logFlags are the logging flags every long-running command takes.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log.level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&l.format, "log.format", "logfmt", "log format: logfmt or json")
+}
+
+func (l *logFlags) logger(e *env) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, usagef("-log.level: %q is not debug, info, warn or error", l.level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch l.format {
+	case "logfmt":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, usagef("-log.format: %q is not logfmt or json", l.format)
+}
+
+// newRegistry returns a registry with the Go and process collectors, as every
+// Prometheus-instrumented daemon exposes.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// openBucket loads the store config at path (the embedded FILESYSTEM ./data
+// default when empty) and builds its bucket. Config problems are usage errors.
+func openBucket(ctx context.Context, e *env, logger *slog.Logger, path string, reg prometheus.Registerer) (objstore.Bucket, error) {
+	cfg, err := config.LoadStoreOrDefault(path, lookupEnvFrom(e))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	bkt, err := store.NewBucket(ctx, logger, cfg, reg)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return bkt, nil
+}
+
+// serveHTTP serves mux on addr until ctx is done, then shuts down gracefully.
+// It returns once the listener is up (or failed), so callers can go on.
+func serveHTTP(ctx context.Context, logger *slog.Logger, addr string, mux http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "addr", addr, "err", err)
+		}
+	}()
+	logger.Info("listening", "addr", ln.Addr().String())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	}, nil
+}
+
+// opsMux serves /metrics from reg, /healthz, and /status from status().
+func opsMux(reg *prometheus.Registry, status func() any) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, status())
+	})
+	return mux
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || strings.TrimSpace(h) == "" {
+		return "unknown"
+	}
+	return h
+}
