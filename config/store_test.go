@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,7 +17,7 @@ import (
 
 // sharedFixture is the federated-store.yaml of the AMP integration guide; it
 // must parse unchanged.
-const sharedFixture = "../../shared/fixtures/federated-store.yaml"
+const sharedFixture = "../testdata/federated-store.amp-guide.yaml"
 
 func TestSharedFixtureParsesUnchanged(t *testing.T) {
 	s, err := LoadStore(sharedFixture, nil)
@@ -233,4 +234,23 @@ func TestValidateAzure(t *testing.T) {
 		"s.yaml:3: config.user_assigned_id: cannot be combined with client_id",
 		"s.yaml:6: config.storage_connection_string: cannot be combined with storage_account_key",
 	}, errorStrings(Problems(s.Validate())))
+}
+
+// TestSharedFixtureCopyIsCurrent keeps testdata's copy of the workspace's
+// shared fixture identical to it, where the workspace is checked out beside
+// the repository (CI's layout); elsewhere there is nothing to compare.
+func TestSharedFixtureCopyIsCurrent(t *testing.T) {
+	for copyPath, shared := range map[string]string{
+		sharedFixture: "../../shared/fixtures/federated-store.yaml",
+		"../testdata/recording-rules.amp-guide.yaml": "../../shared/fixtures/recording-rules.yaml",
+	} {
+		want, err := os.ReadFile(shared)
+		if errors.Is(err, os.ErrNotExist) {
+			t.Skipf("%s is not checked out beside the repository", shared)
+		}
+		require.NoError(t, err)
+		got, err := os.ReadFile(copyPath)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "%s differs from %s: copy it again", copyPath, shared)
+	}
 }

@@ -96,7 +96,7 @@ prefix: p
 }
 
 func TestBucketSharedFixtureConstructs(t *testing.T) {
-	cfg, err := config.LoadStore("../../shared/fixtures/federated-store.yaml", nil)
+	cfg, err := config.LoadStore("../testdata/federated-store.amp-guide.yaml", nil)
 	require.NoError(t, err)
 	bkt, err := NewBucket(t.Context(), nil, cfg, nil)
 	require.NoError(t, err)

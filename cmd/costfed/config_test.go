@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const sharedStoreFixture = "../../../shared/fixtures/federated-store.yaml"
+const sharedStoreFixture = "../../testdata/federated-store.amp-guide.yaml"
 
 // runConfigCmd runs "costfed <args>" in-process with the given environment.
 func runConfigCmd(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
