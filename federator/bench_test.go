@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
+	rtmetrics "runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/thanos-io/objstore"
+	"github.com/thanos-io/objstore/providers/filesystem"
 
 	"github.com/costfed/costfed/store"
 )
@@ -182,4 +185,83 @@ func BenchmarkNoopPass(b *testing.B) {
 	}
 	b.ReportMetric(float64(cb.gets.Load())/float64(b.N), "objects/pass")
 	b.ReportMetric(float64(cb.bytes.Load())/float64(b.N)/(1<<20), "MiB-read/pass")
+}
+
+func heapNow() uint64 {
+	s := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	rtmetrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// peakHeap samples the live heap while f runs and returns its peak in bytes.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	sample := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			rtmetrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak.Load()
+}
+
+// BenchmarkPassPeakMemory runs a first pass (everything to merge) over 10
+// clusters × 1,000 rows per window, for 4 and then 16 daily windows, on a
+// filesystem bucket (so stored objects are not on the heap): the peak heap
+// above the pre-pass baseline stays flat in the number of windows, since the
+// pass holds one window at a time.
+func BenchmarkPassPeakMemory(b *testing.B) {
+	for _, days := range []int{4, 16} {
+		b.Run(fmt.Sprintf("windows=%d", days), func(b *testing.B) {
+			inner, err := filesystem.NewBucket(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := store.New(inner, store.Options{})
+			for c := 0; c < 10; c++ {
+				var blocks []store.Block
+				for d := 0; d < days; d++ {
+					blocks = append(blocks, clusterBlock(fmt.Sprintf("c%02d", c), d, 1000, uint64(c*100+d)))
+				}
+				if _, err := st.Commit(context.Background(), blocks, store.CommitOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var peak uint64
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				for _, res := range store.Resolutions {
+					_ = inner.Delete(context.Background(), store.IndexKey(store.CombinedID, res))
+				}
+				b.StartTimer()
+				runtime.GC()
+				base := heapNow()
+				p := peakHeap(func() {
+					if _, err := newFederator(st, nil).RunOnce(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				})
+				peak = max(peak, p-min(p, base))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-above-base-MiB")
+		})
+	}
 }
