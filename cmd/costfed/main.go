@@ -58,6 +58,7 @@ func commands() []command {
 		{name: "config", summary: "check a config file and print the effective config, secrets redacted", run: runConfig},
 		{name: "federator", summary: "merge every cluster's blocks into the combined store", run: runFederator},
 		{name: "status", summary: "coverage per cluster and resolution: windows, gaps, staleness, federation", run: runStatus},
+		{name: "simulate", summary: "write a simulated fleet's metrics and ground truth", run: runSimulate},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
