@@ -205,12 +205,7 @@ func EncodeBlock(b Block) ([]byte, error) {
 	rec := buildRecord(memory.DefaultAllocator, rows)
 	defer rec.Release()
 
-	props := parquet.NewWriterProperties(
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithMaxRowGroupLength(rowGroupRows),
-		parquet.WithDictionaryDefault(true),
-		parquet.WithStats(true),
-	)
+	props := parquet.NewWriterProperties(writerProps...)
 	var buf bytes.Buffer
 	fw, err := pqarrow.NewFileWriter(blockSchema, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
@@ -231,6 +226,23 @@ func EncodeBlock(b Block) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// writerProps: ZSTD, bounded row groups, statistics for predicate pushdown,
+// and dictionary encoding only for the string properties, which repeat
+// (cluster, node, namespace, …). Measured floats rarely repeat; building a
+// dictionary for them only to fall back cost most of the encoding time.
+var writerProps = func() []parquet.WriterProperty {
+	props := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithMaxRowGroupLength(rowGroupRows),
+		parquet.WithStats(true),
+		parquet.WithDictionaryDefault(false),
+	}
+	for _, c := range stringColumns {
+		props = append(props, parquet.WithDictionaryFor(c.name, true))
+	}
+	return append(props, parquet.WithDictionaryFor(colPriceSrc, true))
+}()
 
 func sortedRows(rows []allocation.Allocation) []*allocation.Allocation {
 	out := make([]*allocation.Allocation, len(rows))
