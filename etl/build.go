@@ -1,0 +1,177 @@
+package etl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/store"
+)
+
+// Computer turns one window of one cluster's metrics into allocations. The
+// production implementation runs the allocation query set against a
+// prom.Source and calls allocation.Compute.
+type Computer interface {
+	ComputeWindow(ctx context.Context, w allocation.Window) (Computed, error)
+}
+
+// Computed is a window's allocations and what computing them cost.
+type Computed struct {
+	Rows             []allocation.Allocation
+	Queries          int
+	SamplesProcessed int64
+	Warnings         []string
+}
+
+// Builder builds planned windows and commits them, one commit per window so
+// that a run cut short leaves every finished window committed and a rerun
+// does only what is left.
+type Builder struct {
+	Cluster          string
+	ProducerVersion  string
+	ProducerInstance string
+	Store            *store.Store
+	Computer         Computer
+	// Concurrency bounds windows computed at once (default 2). Commits to one
+	// resolution's index are serialised.
+	Concurrency int
+	Now         func() time.Time
+	Logger      *slog.Logger
+	Metrics     *Metrics
+}
+
+// BuildOptions change how Build commits.
+type BuildOptions struct {
+	// Force lets an empty result replace a committed block that has data.
+	Force bool
+	// DryRun computes and reports without committing.
+	DryRun bool
+}
+
+// Result is what happened to one task.
+type Result struct {
+	Task     Task
+	Rows     int
+	Cost     float64
+	Duration time.Duration
+	Computed Computed
+	// Before is the committed entry the build replaced or would replace.
+	Before    *store.IndexEntry
+	Committed bool
+	Err       error
+	// Stage is where Err happened: StageQuery or StageCommit.
+	Stage Stage
+}
+
+// Stage names a step of a build.
+type Stage string
+
+// Stages.
+const (
+	StageQuery  Stage = "query"
+	StageCommit Stage = "commit"
+)
+
+// Build runs tasks, calling progress (if not nil) after each, in completion
+// order, from one goroutine at a time. It returns the results in task order
+// and the joined errors.
+func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, progress func(Result)) ([]Result, error) {
+	conc := b.Concurrency
+	if conc <= 0 {
+		conc = 2
+	}
+	results := make([]Result, len(tasks))
+	var commitMu, progressMu sync.Mutex
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i, t := range tasks {
+		if ctx.Err() != nil {
+			results[i] = Result{Task: t, Err: ctx.Err()}
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := b.buildOne(ctx, t, opts, &commitMu)
+			results[i] = r
+			b.Metrics.observe(r)
+			if progress != nil {
+				progressMu.Lock()
+				progress(r)
+				progressMu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commitMu *sync.Mutex) Result {
+	start := b.now()
+	r := Result{Task: t}
+	comp, err := b.Computer.ComputeWindow(ctx, t.Window)
+	if err != nil {
+		r.Err, r.Stage = fmt.Errorf("build %s window %s: %w", t.Resolution, t.Window, err), StageQuery
+		r.Duration = b.now().Sub(start)
+		return r
+	}
+	r.Computed, r.Rows = comp, len(comp.Rows)
+	for i := range comp.Rows {
+		r.Cost += comp.Rows[i].TotalCost()
+	}
+	blk := store.Block{
+		Meta: store.BlockMeta{
+			Cluster: b.Cluster, Resolution: t.Resolution, Window: t.Window, Complete: t.Final,
+			BuildTime: b.now().UTC().Truncate(time.Millisecond), ProducerVersion: b.ProducerVersion, ProducerInstance: b.ProducerInstance,
+		},
+		Rows: comp.Rows,
+	}
+	commitMu.Lock()
+	defer commitMu.Unlock()
+	ix, err := b.Store.ReadIndex(ctx, b.Cluster, t.Resolution)
+	if err != nil {
+		r.Err, r.Stage = fmt.Errorf("build %s window %s: %w", t.Resolution, t.Window, err), StageCommit
+		return r
+	}
+	if e, ok := ix.Find(t.Window.Start); ok {
+		r.Before = &e
+	}
+	if opts.DryRun {
+		r.Duration = b.now().Sub(start)
+		return r
+	}
+	if _, err := b.Store.Commit(ctx, []store.Block{blk}, store.CommitOptions{AllowEmptyOverwrite: opts.Force}); err != nil {
+		r.Err, r.Stage = fmt.Errorf("build %s window %s: %w", t.Resolution, t.Window, err), StageCommit
+	} else {
+		r.Committed = true
+		b.logger().Debug("window built", "cluster", b.Cluster, "resolution", string(t.Resolution), "window", t.Window.String(),
+			"reason", string(t.Reason), "final", t.Final, "rows", r.Rows, "queries", comp.Queries, "samples", comp.SamplesProcessed)
+	}
+	r.Duration = b.now().Sub(start)
+	return r
+}
+
+func (b *Builder) now() time.Time {
+	if b.Now == nil {
+		return time.Now()
+	}
+	return b.Now()
+}
+
+func (b *Builder) logger() *slog.Logger {
+	if b.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return b.Logger
+}
