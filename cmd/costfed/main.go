@@ -1,7 +1,3 @@
-// Command costfed is the single binary of the costfed project: one subcommand per
-// job (agent, backfill, rebuild, federator, serve, query, status, simulate, demo),
-// plus config checking and version reporting. main only parses flags and wires
-// packages together; all behaviour lives in the library packages.
 package main
 
 import (
