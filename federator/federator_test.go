@@ -2,9 +2,7 @@ package federator
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -167,25 +165,11 @@ func testMergesIncrementally(t *testing.T, newBucket func() objstore.Bucket) {
 	})
 }
 
-// snapshot returns every object under prefix.
 func snapshot(t testing.TB, bkt objstore.Bucket, prefix string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, bkt.Iter(context.Background(), prefix, func(name string) error {
-		rc, err := bkt.Get(context.Background(), name)
-		if errors.Is(err, io.EOF) {
-			out[name] = "" // objstore's S3 Get fails a 0-byte object with EOF
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		out[name] = string(b)
-		return err
-	}, objstore.WithRecursiveIter()))
-	return out
+	objs, err := blocktest.Objects(context.Background(), bkt, prefix)
+	require.NoError(t, err)
+	return objs
 }
 
 func TestFederatorQuarantinesBadBlocks(t *testing.T) {

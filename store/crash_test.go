@@ -2,31 +2,21 @@ package store
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/thanos-io/objstore"
 
+	"github.com/costfed/costfed/internal/blocktest"
 	"github.com/costfed/costfed/internal/faultbucket"
 )
 
-// snapshot returns every object in bkt by name.
 func snapshot(t *testing.T, bkt objstore.Bucket) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, bkt.Iter(context.Background(), "", func(name string) error {
-		rc, err := bkt.Get(context.Background(), name)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		out[name] = string(b)
-		return err
-	}, objstore.WithRecursiveIter()))
-	return out
+	objs, err := blocktest.Objects(context.Background(), bkt, "")
+	require.NoError(t, err)
+	return objs
 }
 
 // TestCommitCrashMatrix fails every bucket call of a commit in turn, before and

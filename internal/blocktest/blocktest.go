@@ -4,9 +4,14 @@
 package blocktest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
+
+	"github.com/thanos-io/objstore"
 
 	"github.com/costfed/costfed/allocation"
 )
@@ -60,4 +65,26 @@ func Rows(cluster string, w allocation.Window, n int, seed uint64) []allocation.
 		rows[1].Name = cluster + "/" + allocation.UnmountedSuffix + "/" + allocation.UnmountedSuffix + "/" + allocation.UnmountedSuffix
 	}
 	return rows
+}
+
+// Objects returns every object under prefix by name, for tests that compare
+// whole bucket states. A 0-byte object reads as "" (objstore's S3 provider
+// fails Get of one with io.EOF).
+func Objects(ctx context.Context, bkt objstore.BucketReader, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	err := bkt.Iter(ctx, prefix, func(name string) error {
+		rc, err := bkt.Get(ctx, name)
+		if errors.Is(err, io.EOF) {
+			out[name] = ""
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		out[name] = string(b)
+		return err
+	}, objstore.WithRecursiveIter())
+	return out, err
 }
