@@ -1,0 +1,224 @@
+package allocation
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Accumulation says how sets of consecutive windows are summed (the API's
+// accumulate parameter).
+type Accumulation uint8
+
+// Accumulations. Periods are calendar periods in UTC; weeks start on Sunday, as
+// in OpenCost.
+const (
+	AccumulateNone  Accumulation = iota // every set on its own
+	AccumulateAll                       // everything into one set
+	AccumulateHour                      // per hour, from sets of an hour or less
+	AccumulateDay                       // per day, from 1h (or 1d) sets
+	AccumulateWeek                      // per week, from 1d sets
+	AccumulateMonth                     // per month, from 1d sets
+)
+
+var accumulationNames = [...]string{
+	AccumulateNone:  "none",
+	AccumulateAll:   "all",
+	AccumulateHour:  "hour",
+	AccumulateDay:   "day",
+	AccumulateWeek:  "week",
+	AccumulateMonth: "month",
+}
+
+func (a Accumulation) String() string {
+	if int(a) < len(accumulationNames) {
+		return accumulationNames[a]
+	}
+	return fmt.Sprintf("Accumulation(%d)", uint8(a))
+}
+
+// ParseAccumulation accepts "", "false" and "none" (AccumulateNone), "true" and
+// "all", "hour", "day", "week", "month"; case is ignored.
+func ParseAccumulation(s string) (Accumulation, error) {
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "", "false":
+		return AccumulateNone, nil
+	case "true":
+		return AccumulateAll, nil
+	default:
+		for a, name := range accumulationNames {
+			if v == name {
+				return Accumulation(a), nil
+			}
+		}
+	}
+	return AccumulateNone, fmt.Errorf("accumulate %q: want all, hour, day, week, month or none", s)
+}
+
+// period is the calendar period of a containing t.
+func (a Accumulation) period(t time.Time) Window {
+	t = t.UTC()
+	y, m, d := t.Date()
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	switch a {
+	case AccumulateHour:
+		h := t.Truncate(time.Hour)
+		return Window{Start: h, End: h.Add(time.Hour)}
+	case AccumulateDay:
+		return Window{Start: day, End: day.AddDate(0, 0, 1)}
+	case AccumulateWeek:
+		sunday := day.AddDate(0, 0, -int(day.Weekday()))
+		return Window{Start: sunday, End: sunday.AddDate(0, 0, 7)}
+	case AccumulateMonth:
+		first := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+		return Window{Start: first, End: first.AddDate(0, 1, 0)}
+	}
+	return Window{}
+}
+
+// Accumulate sums sets of consecutive windows into one set per period. Rows with
+// one name are summed by the summing rules (see summer): across a gap between
+// windows a row's averages are diluted, and average × minutes stays exact. Each
+// answer's window is the union of its inputs' windows (not the whole calendar
+// period), its rows sorted by name.
+//
+// Sets must not overlap (that would count a window twice), and for hour, day,
+// week and month each set must lie within one period: a 1d set cannot be
+// accumulated by hour.
+func Accumulate(sets []Set, by Accumulation) ([]Set, error) {
+	if by > AccumulateMonth {
+		return nil, fmt.Errorf("accumulate: unknown accumulation %v", by)
+	}
+	sorted, err := sortedSets(sets)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(sorted) == 0:
+		return nil, nil
+	case by == AccumulateNone:
+		for i := range sorted {
+			sorted[i] = sorted[i].Clone()
+		}
+		return sorted, nil
+	case by == AccumulateAll:
+		return []Set{mergeSets(sorted, Window{})}, nil
+	}
+	var out []Set
+	for start := 0; start < len(sorted); {
+		p := by.period(sorted[start].Window.Start)
+		end := start
+		for end < len(sorted) && sorted[end].Window.Start.Before(p.End) {
+			if w := sorted[end].Window; w.End.After(p.End) {
+				return nil, fmt.Errorf("accumulate by %s: set %s crosses the %s boundary at %s", by, w, by, p.End.Format(time.RFC3339))
+			}
+			end++
+		}
+		out = append(out, mergeSets(sorted[start:end], Window{}))
+		start = end
+	}
+	return out, nil
+}
+
+// sortedSets returns the sets ordered by start, checking each window and that no
+// two overlap. The caller's slice is not reordered.
+func sortedSets(sets []Set) ([]Set, error) {
+	sorted := slices.Clone(sets)
+	for _, s := range sorted {
+		if !s.Window.End.After(s.Window.Start) {
+			return nil, fmt.Errorf("accumulate: set window %s: end is not after start", s.Window)
+		}
+	}
+	slices.SortStableFunc(sorted, func(a, b Set) int { return a.Window.Start.Compare(b.Window.Start) })
+	for i := 1; i < len(sorted); i++ {
+		if prev, cur := sorted[i-1].Window, sorted[i].Window; cur.Start.Before(prev.End) {
+			return nil, fmt.Errorf("accumulate: set windows %s and %s overlap", prev, cur)
+		}
+	}
+	return sorted, nil
+}
+
+// mergeSets sums sets into one, rows by name. The window is w, or the union of
+// the sets' windows when w is zero.
+func mergeSets(sets []Set, w Window) Set {
+	if w == (Window{}) {
+		for _, s := range sets {
+			w = unionWindow(w, s.Window)
+		}
+	}
+	keys := newKeyTable()
+	var sums []summer
+	if len(sets) > 0 {
+		sums = make([]summer, 0, len(sets[0].Allocations))
+	}
+	for _, s := range sets {
+		for i := range s.Allocations {
+			a := &s.Allocations[i]
+			k := keys.internString(a.Name)
+			if int(k) == len(sums) {
+				sums = append(sums, summer{})
+			}
+			sums[k].add(a)
+		}
+	}
+	rows := make([]Allocation, len(sums))
+	for k := range sums {
+		rows[k] = sums[k].finish(keys.names[k])
+	}
+	sortByName(rows)
+	return Set{Window: w, Allocations: rows}
+}
+
+// maxSteps bounds how many steps a window may be split into.
+const maxSteps = 100_000
+
+// Steps splits w into consecutive windows of length step; the last one ends at
+// w.End and may be shorter.
+func (w Window) Steps(step time.Duration) ([]Window, error) {
+	if step <= 0 {
+		return nil, fmt.Errorf("step %s: must be positive", step)
+	}
+	if !w.End.After(w.Start) {
+		return nil, fmt.Errorf("window %s: end is not after start", w)
+	}
+	if n := w.Duration() / step; n >= maxSteps {
+		return nil, fmt.Errorf("step %s splits window %s into more than %d steps", step, w, maxSteps)
+	}
+	var out []Window
+	for s := w.Start; s.Before(w.End); s = s.Add(step) {
+		out = append(out, Window{Start: s, End: minTime(s.Add(step), w.End)})
+	}
+	return out, nil
+}
+
+// AccumulateSteps answers a query with a step: one set per step of w, each the
+// sum of the sets inside that step (see Accumulate for how rows are summed), with
+// the step as its window; a step without data gives an empty set. Sets outside w
+// are ignored; a set that straddles a step boundary or an edge of w is an error.
+func AccumulateSteps(sets []Set, w Window, step time.Duration) ([]Set, error) {
+	steps, err := w.Steps(step)
+	if err != nil {
+		return nil, err
+	}
+	sorted, err := sortedSets(sets)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Set, len(steps))
+	next := 0
+	for i, st := range steps {
+		for next < len(sorted) && !sorted[next].Window.End.After(st.Start) {
+			next++ // entirely before w: ignored
+		}
+		first := next
+		for next < len(sorted) && sorted[next].Window.Start.Before(st.End) {
+			if sw := sorted[next].Window; sw.Start.Before(st.Start) || sw.End.After(st.End) {
+				return nil, fmt.Errorf("step %s: set %s straddles a step boundary", st, sw)
+			}
+			next++
+		}
+		out[i] = mergeSets(sorted[first:next], st)
+	}
+	return out, nil
+}
