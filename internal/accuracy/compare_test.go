@@ -26,7 +26,7 @@ const (
 	// three standard deviations of that sum, 3·sqrt(Σ (iv·c_i)²/12) with c_i
 	// the cost per hour of each row that ends inside the window; the test
 	// logs every namespace that needed it.
-	minHoursForTol    = 3600  // seconds a container must run to be held to tolContainer1h
+	minHoursForTol = 3600 // seconds a container must run to be held to tolContainer1h
 )
 
 // worst tracks the largest relative (or absolute) error of a comparison.
