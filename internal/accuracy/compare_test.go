@@ -104,6 +104,9 @@ type report struct {
 	gpuCost, pvCost        *worst
 	lbCost                 *worst
 	idle                   *worst
+	netRx, cpuUsage        *worst
+	unmounted              *worst
+	controllers            []string // rows whose controller differs from the truth's
 	missing, extra         []string
 	negativeIdle           []string
 	warnings               []string
@@ -144,6 +147,12 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 		cpuCost:     newWorst("container CPU cost (>= 1h)", 0), ramCost: newWorst("container RAM cost (>= 1h)", 0),
 		gpuCost: newWorst("container GPU cost (>= 1h)", 0), pvCost: newWorst("container PV cost (>= 1h)", 0),
 		lbCost: newWorst("container LB cost (>= 1h)", 0), idle: newWorst("node idle cost (daily)", 0),
+		netRx: newWorst("container network rx bytes (>= 1h)", 0), cpuUsage: newWorst("container CPU usage avg (>= 1h)", 0),
+		unmounted: newWorst("cluster unmounted cost (daily)", 0),
+	}
+	unmountedTruth := map[string]float64{}
+	for _, u := range tr.unmounted {
+		unmountedTruth[u.Resolution+"|"+u.Cluster+"|"+u.WindowStart.String()] += u.Cost
 	}
 	truthRows := map[rowKey]*sim.ContainerTruth{}
 	for i := range tr.containers {
@@ -171,6 +180,7 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 		r.samples += cw.samples
 		r.warnings = append(r.warnings, cw.warnings...)
 		clusterSum, nsSum, nsBound := map[string]float64{}, map[string]float64{}, map[string]float64{}
+		unmountedSum := map[string]float64{}
 		for i := range cw.rows {
 			a := &cw.rows[i]
 			p := a.Properties
@@ -187,6 +197,7 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 				}
 				continue
 			case a.IsUnmounted():
+				unmountedSum[p.Cluster] += a.TotalCost()
 				continue
 			}
 			cost := rowCost(a, computeOnly)
@@ -217,9 +228,16 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 				if ct.PVCost > 0 {
 					r.pvCost.add(what, a.PVCost(), ct.PVCost)
 				}
+				if ct.NetworkReceiveBytes > 0 {
+					r.netRx.add(what, a.NetworkReceiveBytes, ct.NetworkReceiveBytes)
+				}
+				r.cpuUsage.add(what, a.CPUCoreUsageAverage, ct.CPUCoreUsageAverage)
 				if ct.LoadBalancerCost > 0 {
 					r.lbCost.add(what, a.LoadBalancerCost, ct.LoadBalancerCost)
 				}
+			}
+			if p.ControllerKind != ct.ControllerKind || p.Controller != ct.Controller {
+				r.controllers = append(r.controllers, fmt.Sprintf("%s: %s:%s, want %s:%s", what, p.ControllerKind, p.Controller, ct.ControllerKind, ct.Controller))
 			}
 			r.startErr.addErr(what, math.Abs(a.Start.Sub(ct.Start).Seconds()), float64(a.Start.Unix()), float64(ct.Start.Unix()))
 			r.endErr.addErr(what, math.Abs(a.End.Sub(ct.End).Seconds()), float64(a.End.Unix()), float64(ct.End.Unix()))
@@ -233,6 +251,12 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 				r.cluster.add(what, sum, want)
 			} else {
 				r.clusterHourly.add(what, sum, want)
+			}
+		}
+		if cw.win.Resolution == sim.Daily && !computeOnly {
+			for c := range clusterSum {
+				want := unmountedTruth[cw.win.Resolution+"|"+c+"|"+cw.win.WindowStart.String()]
+				r.unmounted.add(cw.win.WindowStart.Format("01-02")+" "+c, unmountedSum[c], want)
 			}
 		}
 		for k, sum := range nsSum {
@@ -267,7 +291,7 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 
 func (r *report) all() []*worst {
 	return []*worst{r.cluster, r.clusterHourly, r.namespace, r.nsHourly, r.container1h, r.containerAll,
-		r.cpuCost, r.ramCost, r.gpuCost, r.pvCost, r.lbCost, r.idle, r.startErr, r.endErr, r.durationErr}
+		r.cpuCost, r.ramCost, r.gpuCost, r.pvCost, r.lbCost, r.idle, r.unmounted, r.netRx, r.cpuUsage, r.startErr, r.endErr, r.durationErr}
 }
 
 // log writes the report; the running-time lines are in seconds, not %.
@@ -303,6 +327,9 @@ func (r *report) assert(t *testing.T) {
 	}
 	if len(r.extra) > 0 {
 		t.Errorf("%d rows not in the truth, e.g.:\n  %s", len(r.extra), strings.Join(head(r.extra, 10), "\n  "))
+	}
+	if len(r.controllers) > 0 {
+		t.Errorf("%d rows with the wrong controller, e.g.:\n  %s", len(r.controllers), strings.Join(head(r.controllers, 10), "\n  "))
 	}
 	if len(r.negativeIdle) > 0 {
 		t.Errorf("negative idle: %v", head(r.negativeIdle, 10))
