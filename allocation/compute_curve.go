@@ -87,49 +87,42 @@ func (l lifeSpans) integral(ss []Sample) float64 {
 	return sum / msPerHour
 }
 
-// stepCurve is a piecewise-constant function of time: vs[i] over
-// [ts[i], ts[i+1]), vs[0] before ts[0], the last value after the end. cum
-// holds its integral from ts[0] in value-hours.
+// stepCurve is a piecewise-constant function of time over samples:
+// ss[i].V over [ss[i].T, ss[i+1].T), the first value before the first
+// sample, the last value after the last. cum, built on the first integral,
+// holds its integral from ss[0].T in value-hours. The samples are shared,
+// not copied.
 type stepCurve struct {
-	ts  []int64
-	vs  []float64
+	ss  []Sample
 	cum []float64
 }
 
-func newStepCurve(ss []Sample) stepCurve {
-	c := stepCurve{ts: make([]int64, len(ss)), vs: make([]float64, len(ss)), cum: make([]float64, len(ss))}
-	for i, s := range ss {
-		c.ts[i], c.vs[i] = s.T, s.V
-		if i > 0 {
-			c.cum[i] = c.cum[i-1] + c.vs[i-1]*float64(s.T-c.ts[i-1])/msPerHour
-		}
-	}
-	return c
-}
+func newStepCurve(ss []Sample) stepCurve { return stepCurve{ss: ss} }
 
 // constCurve is v at all times, anchored at t0 (for precision).
 func constCurve(t0 int64, v float64) stepCurve {
-	return stepCurve{ts: []int64{t0}, vs: []float64{v}, cum: []float64{0}}
+	return stepCurve{ss: []Sample{{T: t0, V: v}}, cum: []float64{0}}
 }
 
-func (c *stepCurve) empty() bool { return len(c.ts) == 0 }
+func (c *stepCurve) empty() bool { return len(c.ss) == 0 }
 
-// index returns the last i with ts[i] <= x (0 when x is before ts[0]),
-// starting from hint.
+// index returns the last i with ss[i].T <= x (0 when x is before the first
+// sample), starting from hint.
 func (c *stepCurve) index(x int64, hint *int) int {
-	n := len(c.ts)
+	ss := c.ss
+	n := len(ss)
 	i := *hint
 	if i < 0 || i >= n {
 		i = 0
 	}
-	if c.ts[i] <= x && (i+1 == n || c.ts[i+1] > x) {
+	if ss[i].T <= x && (i+1 == n || ss[i+1].T > x) {
 		return i
 	}
-	if i+1 < n && c.ts[i+1] <= x && (i+2 >= n || c.ts[i+2] > x) {
+	if i+1 < n && ss[i+1].T <= x && (i+2 >= n || ss[i+2].T > x) {
 		*hint = i + 1
 		return i + 1
 	}
-	k := sort.Search(n, func(k int) bool { return c.ts[k] > x }) - 1
+	k := sort.Search(n, func(k int) bool { return ss[k].T > x }) - 1
 	if k < 0 {
 		k = 0
 	}
@@ -142,13 +135,19 @@ func (c *stepCurve) at(x int64, hint *int) float64 {
 	if c.empty() {
 		return 0
 	}
-	return c.vs[c.index(x, hint)]
+	return c.ss[c.index(x, hint)].V
 }
 
-// cumAt is the integral from ts[0] to x.
+// cumAt is the integral from the first sample to x.
 func (c *stepCurve) cumAt(x int64, hint *int) float64 {
+	if c.cum == nil {
+		c.cum = make([]float64, len(c.ss))
+		for i := 1; i < len(c.ss); i++ {
+			c.cum[i] = c.cum[i-1] + c.ss[i-1].V*float64(c.ss[i].T-c.ss[i-1].T)/msPerHour
+		}
+	}
 	i := c.index(x, hint)
-	return c.cum[i] + c.vs[i]*float64(x-c.ts[i])/msPerHour
+	return c.cum[i] + c.ss[i].V*float64(x-c.ss[i].T)/msPerHour
 }
 
 // integral is ∫ over [a, b) in value-hours.
@@ -156,7 +155,8 @@ func (c *stepCurve) integral(a, b int64, hint *int) float64 {
 	if c.empty() || b <= a {
 		return 0
 	}
-	return c.cumAt(b, hint) - c.cumAt(a, hint)
+	lo := c.cumAt(a, hint) // a first: hints move forward
+	return c.cumAt(b, hint) - lo
 }
 
 // productIntegral is ∫ f·g over [a, b) in value-hours, walking f's steps.
@@ -169,16 +169,15 @@ func productIntegral(f, g *stepCurve, a, b int64) float64 {
 	i := f.index(a, &hf)
 	for x := a; x < b; {
 		y := b
-		if i+1 < len(f.ts) && f.ts[i+1] < b {
-			y = f.ts[i+1]
+		if i+1 < len(f.ss) && f.ss[i+1].T < b {
+			y = f.ss[i+1].T
 		}
 		if y > x {
-			sum += f.vs[i] * g.integral(x, y, &hg)
+			sum += f.ss[i].V * g.integral(x, y, &hg)
 		}
 		x = y
-		i++
-		if i >= len(f.ts) {
-			i = len(f.ts) - 1
+		if i+1 < len(f.ss) {
+			i++
 		}
 	}
 	return sum

@@ -190,14 +190,22 @@ func validPrices(ss []Sample) bool {
 	return false
 }
 
-// cleanPrices replaces NaN and infinite prices by 0.
+// cleanPrices replaces NaN and infinite prices by 0, in a copy when there
+// are any (the caller's samples are not modified).
 func cleanPrices(ss []Sample) []Sample {
+	var out []Sample
 	for i := range ss {
 		if math.IsNaN(ss[i].V) || math.IsInf(ss[i].V, 0) {
-			ss[i].V = 0
+			if out == nil {
+				out = append([]Sample(nil), ss...)
+			}
+			out[i].V = 0
 		}
 	}
-	return ss
+	if out == nil {
+		return ss
+	}
+	return out
 }
 
 // chargeNode adds a container row to its node's allocated sums.
