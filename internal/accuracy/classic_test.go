@@ -27,18 +27,20 @@ func classicAll(t *testing.T, src prom.Source, tr *truth, iv time.Duration, sem 
 	t.Helper()
 	var comp []computed
 	for _, sw := range tr.windows() {
-		rows, err := classicWindow(context.Background(), src, sw, sem)
+		rows, q, err := classicWindow(context.Background(), src, sw, sem)
 		require.NoError(t, err)
-		comp = append(comp, computed{win: sw, rows: rows})
+		comp = append(comp, computed{win: sw, rows: rows, queries: q.queries, samples: q.samples})
 	}
 	return compare(tr, comp, iv, true)
 }
 
 type classicQuerier struct {
-	ctx context.Context
-	src prom.Source
-	at  time.Time
-	err error
+	ctx     context.Context
+	src     prom.Source
+	at      time.Time
+	err     error
+	queries int
+	samples int64
 }
 
 func (q *classicQuerier) vector(expr string) model.Vector {
@@ -50,6 +52,8 @@ func (q *classicQuerier) vector(expr string) model.Vector {
 		q.err = fmt.Errorf("%s: %w", expr, err)
 		return nil
 	}
+	q.queries++
+	q.samples += res.SamplesProcessed
 	v, _ := res.Value.(model.Vector)
 	return v
 }
@@ -63,6 +67,8 @@ func (q *classicQuerier) matrix(expr string) model.Matrix {
 		q.err = fmt.Errorf("%s: %w", expr, err)
 		return nil
 	}
+	q.queries++
+	q.samples += res.SamplesProcessed
 	m, _ := res.Value.(model.Matrix)
 	return m
 }
@@ -92,7 +98,7 @@ func activity(m model.Matrix, w sim.Window, keyOf func(model.Metric) string) map
 	return out
 }
 
-func classicWindow(ctx context.Context, src prom.Source, w sim.Window, sem prom.RangeSemantics) ([]allocation.Allocation, error) {
+func classicWindow(ctx context.Context, src prom.Source, w sim.Window, sem prom.RangeSemantics) ([]allocation.Allocation, *classicQuerier, error) {
 	q := &classicQuerier{ctx: ctx, src: src, at: w.WindowEnd}
 	d := w.WindowEnd.Sub(w.WindowStart)
 	dur := fmt.Sprintf("%ds", int64(d.Seconds()))
@@ -131,7 +137,7 @@ func classicWindow(ctx context.Context, src prom.Source, w sim.Window, sem prom.
 	capGPU := avg(`avg(avg_over_time(node_gpu_count[`+dur+`])) by (node,cluster_id)`, nodeKey)
 	ctrs := q.vector(`avg(avg_over_time(container_cpu_allocation{` + ctr + `}[` + dur + `]))` + by)
 	if q.err != nil {
-		return nil, q.err
+		return nil, q, q.err
 	}
 	type nodeAlloc struct{ cpu, ram, gpu float64 }
 	alloc := map[string]*nodeAlloc{}
@@ -182,5 +188,5 @@ func classicWindow(ctx context.Context, src prom.Source, w sim.Window, sem prom.
 			GPUCost: capGPU[nk]*gpuPrice[nk]*hours - na.gpu,
 		})
 	}
-	return rows, nil
+	return rows, q, nil
 }
