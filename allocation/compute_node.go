@@ -173,9 +173,11 @@ func (c *computation) finishNode(nd *nodeState) {
 	} else {
 		nd.gpuPrice = constCurve(c.ws, table.GPUHour)
 	}
+	// The node's life comes from its capacity series: without capacity
+	// there is nothing to compute idle from.
 	life := nd.capCPU
 	if len(life) == 0 {
-		life = merged[nCPUPrice]
+		life = nd.capRAM
 	}
 	nd.life = sampleLife(life, c.ws, c.we, c.step)
 }

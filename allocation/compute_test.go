@@ -265,3 +265,30 @@ func names(rows []allocation.Allocation) string {
 	}
 	return b.String()
 }
+
+func TestComputeNodeWithoutCapacityHasNoIdle(t *testing.T) {
+	f := newFixture(time.Hour)
+	all := f.grid(f.at(0), f.at(time.Hour)+1)
+	f.add("node_cpu_hourly_cost", map[string]string{"node": "n1"}, all, constant(0.04))
+	f.pod(podSpec{ns: "a", pod: "p", uid: "u", container: "c", node: "n1", start: f.at(-time.Hour), end: f.at(2 * time.Hour), cpuAlloc: 1, memAlloc: gib})
+	rows, warnings, err := f.compute(allocation.PriceTable{})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	require.InDelta(t, 0.04, rows[0].CPUCost, 1e-12)
+	require.Equal(t, []string{"node c1/n1: no capacity metrics, no idle row"}, warnings)
+}
+
+func TestComputeUnlabelledSeriesTakeTheConfiguredCluster(t *testing.T) {
+	f := newFixture(time.Hour)
+	f.node("n1", 4, 16*gib, constant(0.04), 0.005)
+	f.pod(podSpec{ns: "a", pod: "p", uid: "u", container: "c", node: "n1", start: f.at(-time.Hour), end: f.at(2 * time.Hour), cpuAlloc: 1, memAlloc: gib})
+	for i := range f.series {
+		delete(f.series[i].Labels, "cluster_id")
+	}
+	r := allocation.NewQueryResults(allocation.QueryOptions{Cluster: "mine"})
+	r.Add(allocation.Query{Name: "fixture"}, f.series)
+	rows, _, err := allocation.Compute(f.w, r, allocation.PriceTable{})
+	require.NoError(t, err)
+	require.Contains(t, byName(rows), "mine/n1/a/p/c")
+	require.Contains(t, byName(rows), "mine/n1/__idle__")
+}

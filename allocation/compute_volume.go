@@ -13,6 +13,7 @@ type volumeState struct {
 	life       lifeSpans
 	providerID string
 	claimed    bool
+	source     string // price source
 }
 
 // claimState is one claim, its bytes and the pods mounting it.
@@ -152,10 +153,11 @@ func (c *computation) computeVolumes() {
 		prices := mergeSamples(priceLists[v.key])
 		caps := mergeSamples(capLists[v.key])
 		v.capacity = newStepCurve(caps)
+		v.source = PriceSourceMetrics
 		if validPrices(prices) {
 			v.price = newStepCurve(cleanPrices(prices))
 		} else {
-			v.price = constCurve(c.ws, c.prices.Default.PVGiBHour)
+			v.price, v.source = constCurve(c.ws, c.prices.Default.PVGiBHour), PriceSourceConfig
 		}
 		life := prices
 		if len(life) == 0 {
@@ -169,7 +171,7 @@ func (c *computation) computeVolumes() {
 		}
 		v := vol(objKey{cl.key.cluster, "", cl.pv})
 		if v.price.empty() {
-			v.price = constCurve(c.ws, c.prices.Default.PVGiBHour)
+			v.price, v.source = constCurve(c.ws, c.prices.Default.PVGiBHour), PriceSourceConfig
 		}
 		v.claimed = true
 		cl.bytes = newStepCurve(mergeSamples(bytesLists[cl.key]))
@@ -299,6 +301,9 @@ func extend(a *Allocation, x, y int64) {
 
 func (c *computation) addUnmountedPV(k objKey, v *volumeState, bytes *stepCurve, x, y int64) {
 	a := c.unmountedRow(k.cluster, k.namespace)
+	if v.source == PriceSourceConfig {
+		a.PriceSource = PriceSourceConfig
+	}
 	hb := 0
 	extend(a, x, y)
 	addPV(a, PVAllocation{

@@ -35,6 +35,8 @@ func Fetch(ctx context.Context, src prom.Source, opts allocation.QueryOptions, q
 	answers := make([]answer, len(queries))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error // the failure that cancelled the others
 	for i, q := range queries {
 		wg.Add(1)
 		go func() {
@@ -42,24 +44,25 @@ func Fetch(ctx context.Context, src prom.Source, opts allocation.QueryOptions, q
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				answers[i].err = ctx.Err()
+				once.Do(func() { firstErr = fmt.Errorf("fetch query %s: %w", q.Name, ctx.Err()) })
 				return
 			}
 			defer func() { <-sem }()
 			a := &answers[i]
 			a.series, a.res, a.queries, a.err = fetchOne(ctx, src, q)
 			if a.err != nil {
-				cancel()
+				once.Do(func() {
+					firstErr = fmt.Errorf("fetch query %s: %w", q.Name, a.err)
+					cancel()
+				})
 			}
 		}()
 	}
 	wg.Wait()
-	out := allocation.NewQueryResults(opts)
-	for i, a := range answers {
-		if a.err != nil {
-			return allocation.QueryResults{}, fmt.Errorf("fetch query %s: %w", queries[i].Name, a.err)
-		}
+	if firstErr != nil {
+		return allocation.QueryResults{}, firstErr
 	}
+	out := allocation.NewQueryResults(opts)
 	for i, a := range answers {
 		out.Add(queries[i], a.series)
 		out.Queries += a.queries
@@ -73,7 +76,7 @@ func Fetch(ctx context.Context, src prom.Source, opts allocation.QueryOptions, q
 
 // fetchOne runs q, then its fallback when q returned no series.
 func fetchOne(ctx context.Context, src prom.Source, q allocation.Query) ([]allocation.Series, []prom.Result, int, error) {
-	res, err := run(ctx, src, q, q.Expr)
+	res, err := runQuery(ctx, src, q, q.Expr)
 	if err != nil {
 		return nil, nil, 1, err
 	}
@@ -84,7 +87,7 @@ func fetchOne(ctx context.Context, src prom.Source, q allocation.Query) ([]alloc
 	if len(series) > 0 || q.Fallback == "" {
 		return series, []prom.Result{res}, 1, nil
 	}
-	res2, err := run(ctx, src, q, q.Fallback)
+	res2, err := runQuery(ctx, src, q, q.Fallback)
 	if err != nil {
 		return nil, nil, 2, fmt.Errorf("fallback: %w", err)
 	}
@@ -92,7 +95,7 @@ func fetchOne(ctx context.Context, src prom.Source, q allocation.Query) ([]alloc
 	return series, []prom.Result{res, res2}, 2, err
 }
 
-func run(ctx context.Context, src prom.Source, q allocation.Query, expr string) (prom.Result, error) {
+func runQuery(ctx context.Context, src prom.Source, q allocation.Query, expr string) (prom.Result, error) {
 	if q.Range {
 		return src.QueryRange(ctx, expr, q.Start, q.End, q.Step)
 	}
@@ -109,7 +112,7 @@ func toSeries(v model.Value) ([]allocation.Series, error) {
 		for _, ss := range v {
 			s := allocation.Series{Labels: labelMap(ss.Metric), Samples: make([]allocation.Sample, 0, len(ss.Values))}
 			for _, p := range ss.Values {
-				s.Samples = append(s.Samples, allocation.Sample{T: int64(p.Timestamp), V: finite(float64(p.Value))})
+				s.Samples = append(s.Samples, allocation.Sample{T: int64(p.Timestamp), V: finiteValue(float64(p.Value))})
 			}
 			out = append(out, s)
 		}
@@ -119,7 +122,7 @@ func toSeries(v model.Value) ([]allocation.Series, error) {
 		for _, smp := range v {
 			out = append(out, allocation.Series{
 				Labels:  labelMap(smp.Metric),
-				Samples: []allocation.Sample{{T: int64(smp.Timestamp), V: finite(float64(smp.Value))}},
+				Samples: []allocation.Sample{{T: int64(smp.Timestamp), V: finiteValue(float64(smp.Value))}},
 			})
 		}
 		return out, nil
@@ -136,8 +139,8 @@ func labelMap(m model.Metric) map[string]string {
 	return out
 }
 
-// finite maps NaN and ±Inf to 0, as OpenCost does.
-func finite(v float64) float64 {
+// finiteValue maps NaN and ±Inf to 0, as OpenCost does.
+func finiteValue(v float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
 	}
