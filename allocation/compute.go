@@ -45,11 +45,46 @@ func (t PriceTable) For(instanceType string) NodePrices {
 // Compute turns a window's query results into allocations: one row per
 // container that ran in w ("<cluster>/<node>/<namespace>/<pod>/<container>";
 // incarnations of a pod recreated under the same name add up), one idle row
-// per node ("<cluster>/<node>/__idle__") and unmounted rows for volume and
-// load-balancer cost no running pod carries. Rows are sorted by name and
-// their names are unique. Warnings report what was mitigated (allocations
-// above a node's capacity, missing prices). It fails on an invalid window or
-// step.
+// per node with capacity metrics ("<cluster>/<node>/__idle__") and
+// unmounted rows for volume and load-balancer cost no running pod carries
+// ("<cluster>/__unmounted__/<namespace>/__unmounted__/__unmounted__", with
+// namespace __unmounted__ for volumes without a claim). Rows are sorted by
+// name, names are unique, times are whole milliseconds. Warnings report what
+// was mitigated (allocations above a node's capacity, nodes without
+// capacity). It fails on an empty window or a step that is not whole
+// milliseconds. It is pure: no I/O, no clock.
+//
+// The model. The results hold every raw sample of the window, one per scrape
+// (see Queries). A pod's incarnations (uids) run from their exact start
+// (kube_pod_start_time; else half a step before their first running sample)
+// to half a step after their last running sample, or past the window's end
+// when the sample at the end saw them running; an incarnation ends no later
+// than the next one starts. Containers inherit their pod's life. Each sample
+// of a series stands for the time from it to the next sample of the same
+// incarnation, and an incarnation's first sample also for the time before
+// it, so every instant of a life is charged exactly once, at the value
+// scraped for it. CPU and RAM allocation is the integral of
+// container_cpu_allocation / container_memory_allocation_bytes when
+// exported, else of max(request, usage) with usage from the counter's
+// increase between scrapes (or the working set); GPU hours from
+// container_gpu_allocation, else requests. Costs integrate allocation ×
+// price over time with the node's price series (the price in force at each
+// instant, so a price change mid-window is charged by time), or the price
+// table for nodes without price metrics (PriceSource "config"). Idle per
+// node and resource is capacity × price over the node's life minus its
+// containers' cost, clamped at zero. Claims are charged over time to the
+// pods mounting them (pod_pvc_allocation), evenly among the pods mounted at
+// once and then among each pod's containers; load balancers likewise to the
+// running pods their service selects; network bytes per pod are split
+// evenly among its containers.
+//
+// Caveats: a pod's end is known only to within one step (nothing records the
+// instant), so each pod that ends inside a window is off by up to half a
+// step, unbiased; usage from a counter undercounts the part of a cell before
+// a container restart, and the last cell of a life takes the previous
+// cell's rate; a container keeps one node per window (the node of its
+// exporter, else kube-state-metrics, else cAdvisor series); GPU usage
+// (DCGM) is not read.
 func Compute(w Window, results QueryResults, prices PriceTable) ([]Allocation, []string, error) {
 	if !w.End.After(w.Start) {
 		return nil, nil, fmt.Errorf("compute allocations: window %s is empty", w)

@@ -8,8 +8,9 @@ import (
 
 // QueryOptions shape the query set of a window.
 type QueryOptions struct {
-	// Step is the scrape interval: range queries return one point per step,
-	// each holding the raw sample scraped in the step before it. Default 1m.
+	// Step must be the scrape interval: range queries return one point per
+	// step, each holding the raw sample scraped in the step before it (a
+	// longer step would skip samples). Default 1m.
 	Step time.Duration
 	// ClusterLabel is the label naming the cluster (default "cluster_id").
 	ClusterLabel string
@@ -113,10 +114,16 @@ const (
 const containerMatchers = `container!="",container!="POD"`
 
 // Queries returns the fixed query set of window w: 14 queries whatever the
-// number of pods. Range queries read every raw sample once, as
-// last_over_time over one step at each step (so a series that ends is not
-// carried on by the lookback delta); instant queries at the window's end read
-// metadata with last_over_time over the window.
+// number of pods (one more when a query's fallback is asked). Range queries
+// over [w.Start, w.End] at the scrape step read every raw sample exactly
+// once, as last_over_time over one step at each step (so a series that ends
+// is not carried on by the lookback delta, and a pod shorter than a step is
+// still seen at the scrape it spans); the point at w.End shows which pods run
+// on past the window. One instant query at w.End reads the metadata (start
+// times, labels, annotations, owners, claims, selectors) with
+// last_over_time over the window. Several metrics share a query through
+// "or", each tagged with MetricLabel. Samples processed per window are about
+// the window's raw samples of the metrics read, once.
 func Queries(w Window, opts QueryOptions) []Query {
 	o := opts.withDefaults()
 	b := queryBuilder{w: w, o: o}
