@@ -1,0 +1,164 @@
+package etl
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/prom"
+)
+
+// DefaultFetchConcurrency bounds the queries of one window in flight.
+const DefaultFetchConcurrency = 5
+
+// Fetch runs a window's query set against src, at most concurrency queries at
+// a time (DefaultFetchConcurrency when <= 0), asking a query's Fallback when
+// its Expr returns no series, and files the answers for allocation.Compute.
+// It sums the samples processed the store reports. The first failure cancels
+// the queries still running and is returned, naming the query.
+func Fetch(ctx context.Context, src prom.Source, opts allocation.QueryOptions, queries []allocation.Query, concurrency int) (allocation.QueryResults, error) {
+	if concurrency <= 0 {
+		concurrency = DefaultFetchConcurrency
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		series  []allocation.Series
+		res     []prom.Result
+		err     error
+		queries int
+	}
+	answers := make([]answer, len(queries))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error // the failure that cancelled the others
+	for i, q := range queries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				once.Do(func() { firstErr = fmt.Errorf("fetch query %s: %w", q.Name, ctx.Err()) })
+				return
+			}
+			defer func() { <-sem }()
+			a := &answers[i]
+			a.series, a.res, a.queries, a.err = fetchOne(ctx, src, q)
+			if a.err != nil {
+				once.Do(func() {
+					firstErr = fmt.Errorf("fetch query %s: %w", q.Name, a.err)
+					cancel()
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return allocation.QueryResults{}, firstErr
+	}
+	out := allocation.NewQueryResults(opts)
+	for i, a := range answers {
+		out.Add(queries[i], a.series)
+		out.Queries += a.queries
+		for _, r := range a.res {
+			out.SamplesProcessed += r.SamplesProcessed
+			out.Warnings = append(out.Warnings, r.Warnings...)
+		}
+	}
+	return out, nil
+}
+
+// fetchOne runs q, then its fallback when q returned no series.
+func fetchOne(ctx context.Context, src prom.Source, q allocation.Query) ([]allocation.Series, []prom.Result, int, error) {
+	res, err := runQuery(ctx, src, q, q.Expr)
+	if err != nil {
+		return nil, nil, 1, err
+	}
+	series, err := toSeries(res.Value)
+	if err != nil {
+		return nil, nil, 1, err
+	}
+	if len(series) > 0 || q.Fallback == "" {
+		return series, []prom.Result{res}, 1, nil
+	}
+	res2, err := runQuery(ctx, src, q, q.Fallback)
+	if err != nil {
+		return nil, nil, 2, fmt.Errorf("fallback: %w", err)
+	}
+	series, err = toSeries(res2.Value)
+	return series, []prom.Result{res, res2}, 2, err
+}
+
+func runQuery(ctx context.Context, src prom.Source, q allocation.Query, expr string) (prom.Result, error) {
+	if q.Range {
+		return src.QueryRange(ctx, expr, q.Start, q.End, q.Step)
+	}
+	return src.Query(ctx, expr, q.End)
+}
+
+// toSeries converts a vector or matrix answer.
+func toSeries(v model.Value) ([]allocation.Series, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case model.Matrix:
+		out := make([]allocation.Series, 0, len(v))
+		for _, ss := range v {
+			s := allocation.Series{Labels: labelMap(ss.Metric), Samples: make([]allocation.Sample, 0, len(ss.Values))}
+			for _, p := range ss.Values {
+				s.Samples = append(s.Samples, allocation.Sample{T: int64(p.Timestamp), V: finiteValue(float64(p.Value))})
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case model.Vector:
+		out := make([]allocation.Series, 0, len(v))
+		for _, smp := range v {
+			out = append(out, allocation.Series{
+				Labels:  labelMap(smp.Metric),
+				Samples: []allocation.Sample{{T: int64(smp.Timestamp), V: finiteValue(float64(smp.Value))}},
+			})
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("unexpected answer of type %s", v.Type())
+	}
+}
+
+func labelMap(m model.Metric) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string(k)] = string(v)
+	}
+	return out
+}
+
+// finiteValue maps NaN and ±Inf to 0, as OpenCost does.
+func finiteValue(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+// ComputeFromSource builds window w's query set, fetches it from src and
+// computes its allocations. It returns the results' bookkeeping (queries,
+// samples processed, warnings) with Metrics cleared.
+func ComputeFromSource(ctx context.Context, src prom.Source, w allocation.Window, opts allocation.QueryOptions, prices allocation.PriceTable, concurrency int) ([]allocation.Allocation, allocation.QueryResults, []string, error) {
+	res, err := Fetch(ctx, src, opts, allocation.Queries(w, opts), concurrency)
+	if err != nil {
+		return nil, allocation.QueryResults{}, nil, fmt.Errorf("compute window %s: %w", w, err)
+	}
+	rows, warnings, err := allocation.Compute(w, res, prices)
+	res.Metrics = nil
+	if err != nil {
+		return nil, res, warnings, fmt.Errorf("compute window %s: %w", w, err)
+	}
+	return rows, res, append(res.Warnings, warnings...), nil
+}
