@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
 	"strings"
@@ -484,4 +485,23 @@ func nonNegative(p *problems, field string, v int) {
 	if v < 0 {
 		p.addf(field, "must not be negative")
 	}
+}
+
+// S3Config returns the parsed S3 provider config (defaults applied, env
+// expanded) when s is an S3 store. Its maps are copies, so the caller may
+// keep it. Building the bucket from it (s3.NewBucketWithConfig) rather than
+// from YAML avoids objstore's parser, which decodes into the package-level
+// s3.DefaultConfig and so shares its put_user_metadata map between buckets:
+// the second S3 bucket of a process would then fail with "key already set".
+func (s Store) S3Config() (s3.Config, bool) {
+	c, ok := s.provider().(s3.Config)
+	if !ok {
+		return s3.Config{}, false
+	}
+	c.PutUserMetadata = maps.Clone(c.PutUserMetadata)
+	if c.PutUserMetadata == nil {
+		c.PutUserMetadata = map[string]string{}
+	}
+	c.SSEConfig.KMSEncryptionContext = maps.Clone(c.SSEConfig.KMSEncryptionContext)
+	return c, true
 }

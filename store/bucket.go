@@ -59,7 +59,10 @@ func newProviderBucket(ctx context.Context, logger kitLogger, cfg config.Store) 
 	raw := cfg.ProviderConfig()
 	switch cfg.Type {
 	case config.StoreS3:
-		return s3.NewBucket(logger, raw, bucketComponent, nil)
+		// From the typed config, not YAML: objstore's S3 parser shares
+		// s3.DefaultConfig's map between calls (see config.Store.S3Config).
+		c, _ := cfg.S3Config()
+		return s3.NewBucketWithConfig(logger, c, bucketComponent, nil)
 	case config.StoreGCS:
 		return gcs.NewBucket(ctx, logger, raw, bucketComponent, nil)
 	case config.StoreAzure:

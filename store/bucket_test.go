@@ -176,3 +176,16 @@ func readObject(t *testing.T, bkt objstore.Bucket, name string) string {
 	require.NoError(t, err)
 	return string(data)
 }
+
+// TestTwoS3BucketsInOneProcess guards against objstore's S3 parser sharing
+// s3.DefaultConfig's put_user_metadata map: the second bucket built from the
+// AMP guide's config used to fail with "key already set in map".
+func TestTwoS3BucketsInOneProcess(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		cfg, err := config.LoadStore("../testdata/federated-store.amp-guide.yaml", nil)
+		require.NoError(t, err)
+		bkt, err := NewBucket(context.Background(), nil, cfg, nil)
+		require.NoError(t, err, "bucket %d", i+1)
+		require.NoError(t, bkt.Close())
+	}
+}
