@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"github.com/costfed/costfed/config"
+	"github.com/costfed/costfed/etl"
+	"github.com/costfed/costfed/prom"
+	"github.com/costfed/costfed/store"
+)
+
+// agentSetup is what agent, backfill and rebuild share: config, logger,
+// store, source and builder.
+type agentSetup struct {
+	cfg      config.Agent
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	st       *store.Store
+	src      *prom.HTTPSource
+	builder  *etl.Builder
+	policies []etl.Policy
+	close    func()
+}
+
+func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concurrency int) (*agentSetup, error) {
+	if cfgPath == "" {
+		return nil, usagef("--config is required")
+	}
+	logger, err := lf.logger(e)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadAgent(cfgPath, lookupEnvFrom(e))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	reg := newRegistry()
+	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openPromSource(ctx, cfg, logger, reg)
+	if err != nil {
+		_ = bkt.Close()
+		return nil, err
+	}
+	instance := cfg.ProducerInstance
+	if instance == "" {
+		instance = hostname()
+	}
+	comp, err := newComputer(ctx, src, cfg)
+	if err != nil {
+		src.Close()
+		_ = bkt.Close()
+		return nil, fmt.Errorf("probe the source: %w", err)
+	}
+	st := store.New(bkt, store.Options{Logger: logger})
+	s := &agentSetup{
+		cfg: cfg, logger: logger, reg: reg, st: st, src: src,
+		builder: &etl.Builder{
+			Cluster: cfg.ClusterID, ProducerVersion: version, ProducerInstance: instance,
+			Store: st, Computer: comp, Concurrency: concurrency,
+			Logger: logger, Metrics: etl.NewMetrics(reg),
+		},
+		close: func() { src.Close(); _ = bkt.Close() },
+	}
+	for _, r := range cfg.Resolutions {
+		res, err := resolutionOf(time.Duration(r.Resolution))
+		if err != nil {
+			s.close()
+			return nil, usagef("resolutions: %v", err)
+		}
+		s.policies = append(s.policies, etl.Policy{Resolution: res, Retention: time.Duration(r.Retention)})
+	}
+	return s, nil
+}
+
+func resolutionOf(d time.Duration) (store.Resolution, error) {
+	for _, r := range store.Resolutions {
+		if r.Duration() == d {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not 1h or 1d", d)
+}
+
+// runAgent implements "costfed agent": build due windows on a schedule.
+func runAgent(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
+	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
+	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	agent := &etl.Agent{
+		Builder: s.builder, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now,
+		Oldest: func(ctx context.Context) (time.Time, error) {
+			return etl.OldestSample(ctx, s.src, time.Now(), maxRetention(s.policies))
+		},
+	}
+	stopHTTP, err := serveHTTP(ctx, s.logger, s.cfg.ListenAddress, opsMux(s.reg, func() any { return agent.Status() }))
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+
+	// Builds run on a context that outlives the signal by the grace period, so
+	// an in-flight window can finish; past it, the build is abandoned before
+	// its commit (store commits are all-or-nothing per window).
+	buildCtx, cancelBuilds := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBuilds()
+	go func() {
+		<-ctx.Done()
+		select {
+		case <-time.After(*grace):
+			cancelBuilds()
+		case <-buildCtx.Done():
+		}
+	}()
+	tick := func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := agent.Tick(buildCtx); err != nil {
+			s.logger.Warn("tick finished with errors", "err", err)
+		}
+	}
+	c := cron.New(cron.WithChain(cron.Recover(cronLogger{s.logger}), cron.SkipIfStillRunning(cronLogger{s.logger})))
+	if _, err := c.AddFunc(s.cfg.Schedule, tick); err != nil {
+		return usagef("schedule %q: %v", s.cfg.Schedule, err)
+	}
+	s.logger.Info("agent started", "cluster", s.cfg.ClusterID, "schedule", s.cfg.Schedule, "listen_address", s.cfg.ListenAddress)
+	go tick()
+	c.Start()
+	<-ctx.Done()
+	s.logger.Info("shutting down; waiting for a running build", "grace", *grace)
+	<-c.Stop().Done()
+	return nil
+}
+
+func maxRetention(ps []etl.Policy) time.Duration {
+	var m time.Duration
+	for _, p := range ps {
+		m = max(m, p.Retention)
+	}
+	return m
+}
+
+// rangeFlags are backfill's and rebuild's --from, --to and --resolution.
+type rangeFlags struct {
+	from, to, resolutions string
+}
+
+func (r *rangeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.from, "from", "", "start of the range: RFC 3339, a date (2024-01-31) or Unix seconds (required)")
+	fs.StringVar(&r.to, "to", "", "end of the range, exclusive (required)")
+	fs.StringVar(&r.resolutions, "resolution", "1h,1d", "resolutions to build, comma separated")
+}
+
+func (r *rangeFlags) parse(policies []etl.Policy) (from, to time.Time, selected []etl.Policy, err error) {
+	if from, err = parseTimeFlag("--from", r.from); err != nil {
+		return
+	}
+	if to, err = parseTimeFlag("--to", r.to); err != nil {
+		return
+	}
+	if !to.After(from) {
+		return from, to, nil, usagef("--to %s is not after --from %s", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	for _, name := range strings.Split(r.resolutions, ",") {
+		res, perr := store.ParseResolution(strings.TrimSpace(name))
+		if perr != nil {
+			return from, to, nil, usagef("--resolution: %v", perr)
+		}
+		p := etl.Policy{Resolution: res}
+		for _, cp := range policies {
+			if cp.Resolution == res {
+				p = cp
+			}
+		}
+		selected = append(selected, p)
+	}
+	return from, to, selected, nil
+}
+
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, usagef("%s is required", name)
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t.UTC(), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Time{}, usagef("%s: %q is not RFC 3339, a date (2006-01-02) or Unix seconds", name, v)
+}
+
+// runBackfill implements "costfed backfill": build what is missing in a range.
+func runBackfill(ctx context.Context, e *env, args []string) error {
+	return runRange(ctx, e, args, etl.ModeBackfill)
+}
+
+// runRebuild implements "costfed rebuild": recompute and replace a range.
+func runRebuild(ctx context.Context, e *env, args []string) error {
+	return runRange(ctx, e, args, etl.ModeRebuild)
+}
+
+func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
+	name, usage := "backfill", "backfill --config agent.yaml --from T --to T [--resolution 1h,1d]"
+	if mode == etl.ModeRebuild {
+		name, usage = "rebuild", "rebuild --config agent.yaml --from T --to T [--resolution 1h,1d] [--dry-run] [--force]"
+	}
+	fs := newFlagSet(e, name, usage)
+	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
+	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	var rf rangeFlags
+	rf.register(fs)
+	var dryRun, force *bool
+	if mode == etl.ModeRebuild {
+		dryRun = fs.Bool("dry-run", false, "compute and print each window's rows and cost before and after, commit nothing")
+		force = fs.Bool("force", false, "let an empty result replace a block that has data (normally refused: it erases history)")
+	}
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *concurrency < 1 {
+		return usagef("--concurrency must be at least 1")
+	}
+	if _, _, _, err := rf.parse(nil); err != nil {
+		return err // flag errors before any connection is made
+	}
+	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	from, to, policies, err := rf.parse(s.policies)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	// The source's floor inside the range: windows ending before it are
+	// skipped, never written empty.
+	end := to
+	if end.After(now) {
+		end = now
+	}
+	oldest, err := etl.OldestSample(ctx, s.src, end, end.Sub(from)+time.Hour)
+	if err != nil {
+		return err
+	}
+	opts := etl.BuildOptions{}
+	if dryRun != nil {
+		opts.DryRun, opts.Force = *dryRun, *force
+	}
+	sum := &rangeSummary{started: now}
+	var errs []error
+	for _, p := range policies {
+		ix, err := s.st.ReadIndex(ctx, s.cfg.ClusterID, p.Resolution)
+		if err != nil {
+			return err
+		}
+		tasks, skips, err := etl.Plan(etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: time.Duration(s.cfg.SettleDelay),
+			OldestSample: oldest, From: from, To: to, Committed: ix})
+		if err != nil {
+			return usageError{err}
+		}
+		for _, sk := range skips {
+			fmt.Fprintf(e.stdout, "%s %s skipped: %s (the source's oldest sample is %s)\n", p.Resolution, sk.Window, sk.Reason, oldest.Format(time.RFC3339))
+		}
+		sum.skipped += len(skips)
+		_, err = s.builder.Build(ctx, tasks, opts, func(r etl.Result) { sum.add(e, r, opts.DryRun) })
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	sum.print(e, name, opts.DryRun)
+	if len(errs) > 0 {
+		return fmt.Errorf("%d window(s) failed; rerun to retry them (finished windows are committed)", sum.failed)
+	}
+	return nil
+}
+
+type rangeSummary struct {
+	started                      time.Time
+	built, failed, skipped, rows int
+	cost                         float64
+	queries                      int
+	samples                      int64
+}
+
+func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
+	s.queries += r.Computed.Queries
+	s.samples += r.Computed.SamplesProcessed
+	if r.Err != nil {
+		s.failed++
+		fmt.Fprintf(e.stdout, "%s %s FAILED: %v\n", r.Task.Resolution, r.Task.Window, r.Err)
+		return
+	}
+	s.built++
+	s.rows += r.Rows
+	s.cost += r.Cost
+	line := fmt.Sprintf("%s %s %-22s rows=%d cost=$%.2f %.1fs", r.Task.Resolution, r.Task.Window, r.Task.Reason, r.Rows, r.Cost, r.Duration.Seconds())
+	if dryRun {
+		before := "none"
+		if r.Before != nil {
+			before = fmt.Sprintf("rows=%d cost=$%.2f", r.Before.Rows, r.Before.TotalCost)
+		}
+		line = fmt.Sprintf("%s %s before: %s  after: rows=%d cost=$%.2f", r.Task.Resolution, r.Task.Window, before, r.Rows, r.Cost)
+	}
+	fmt.Fprintln(e.stdout, line)
+}
+
+func (s *rangeSummary) print(e *env, name string, dryRun bool) {
+	verb := "built"
+	if dryRun {
+		verb = "computed (dry run, nothing committed)"
+	}
+	fmt.Fprintf(e.stdout, "%s: %d window(s) %s, %d failed, %d skipped; %d rows, $%.2f; %d queries, %d samples; %s\n",
+		name, s.built, verb, s.failed, s.skipped, s.rows, s.cost, s.queries, s.samples, time.Since(s.started).Round(time.Millisecond))
+}
