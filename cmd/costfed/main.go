@@ -55,6 +55,7 @@ func commands() []command {
 		{name: "agent", summary: "build this cluster's cost blocks on a schedule", run: runAgent},
 		{name: "backfill", summary: "build the missing blocks of a time range, then exit", run: runBackfill},
 		{name: "rebuild", summary: "recompute and replace the blocks of a time range (never with empty ones unless --force)", run: runRebuild},
+		{name: "demo", summary: "simulate a fleet and run agents, federator and a cost report locally, no servers", run: runDemo},
 		{name: "federator", summary: "merge every cluster's blocks into the combined store", run: runFederator},
 		{name: "status", summary: "coverage per cluster and resolution: windows, gaps, staleness, federation", run: runStatus},
 		{name: "simulate", summary: "write a simulated fleet's metrics and ground truth", run: runSimulate},

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/config"
+	"github.com/costfed/costfed/etl"
+	"github.com/costfed/costfed/federator"
+	"github.com/costfed/costfed/prom"
+	"github.com/costfed/costfed/sim"
+	"github.com/costfed/costfed/store"
+)
+
+// runDemo implements "costfed demo": the whole pipeline on one machine with
+// no servers. A simulated fleet goes into a local TSDB; each cluster's agent
+// backfills its blocks from it into a FILESYSTEM store; the federator merges
+// them; the report compares the combined store with the simulation's truth.
+func runDemo(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "demo", "demo [--dir DIR] [--clusters 3] [--nodes 3] [--days 3] [--seed 1]")
+	dir := fs.String("dir", "", "working directory for the TSDB and the store (default: a temporary directory, removed afterwards)")
+	clusters := fs.Int("clusters", 3, "simulated clusters")
+	nodes := fs.Int("nodes", 3, "nodes per cluster")
+	days := fs.Int("days", 3, "simulated days, ending 2024-01-08T00:00:00Z")
+	seed := fs.Int64("seed", 1, "simulation seed")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *clusters < 1 || *clusters > 50 || *nodes < 1 || *nodes > 100 || *days < 1 || *days > 31 {
+		return usagef("--clusters (1-50), --nodes (1-100) and --days (1-31) are out of range")
+	}
+	work := *dir
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "costfed-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	}
+	cfg := sim.DefaultConfig()
+	cfg.Seed, cfg.Clusters, cfg.NodesPerCluster = *seed, *clusters, *nodes
+	cfg.Start = cfg.End.Add(-time.Duration(*days) * 24 * time.Hour)
+	d := &demo{e: e, cfg: cfg, dir: work, started: time.Now()}
+	return d.run(ctx)
+}
+
+type demo struct {
+	e       *env
+	cfg     sim.Config
+	dir     string
+	started time.Time
+	st      *store.Store
+	truth   demoTruth
+}
+
+// demoTruth is the simulation's daily cost per cluster and per
+// cluster/namespace (containers only), plus idle and unmounted per cluster.
+type demoTruth struct {
+	cluster, namespace, idle, unmounted map[string]float64
+}
+
+func (d *demo) step(name, format string, args ...any) {
+	fmt.Fprintf(d.e.stdout, "  %-10s %-62s %5.1fs\n", name, fmt.Sprintf(format, args...), time.Since(d.started).Seconds())
+}
+
+func (d *demo) run(ctx context.Context) error {
+	fmt.Fprintf(d.e.stdout, "costfed demo: %d clusters × %d nodes, %s .. %s, scraped every %s\n\n",
+		d.cfg.Clusters, d.cfg.NodesPerCluster, d.cfg.Start.Format("2006-01-02T15:04Z"), d.cfg.End.Format("2006-01-02T15:04Z"), d.cfg.ScrapeInterval)
+	fleet, err := sim.New(d.cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	tsdb := filepath.Join(d.dir, "tsdb")
+	stats, err := fleet.WriteTSDB(ctx, tsdb, sim.TSDBOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: simulate: %w", err)
+	}
+	d.step("simulate", "%d series, %d samples into a local TSDB", stats.Series, stats.Samples)
+	if d.truth, err = collectDemoTruth(ctx, fleet); err != nil {
+		return fmt.Errorf("demo: ground truth: %w", err)
+	}
+
+	storeCfg, err := config.NewFilesystemStore(filepath.Join(d.dir, "store"), "")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d.dir, "federated-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+filepath.Join(d.dir, "store")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	bkt, err := store.NewBucket(ctx, nil, storeCfg, nil)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer bkt.Close()
+	d.st = store.New(bkt, store.Options{})
+
+	sandbox := filepath.Join(d.dir, "sandbox")
+	if err := os.MkdirAll(sandbox, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	src, err := prom.OpenLocal(tsdb, prom.LocalSandboxDir(sandbox))
+	if err != nil {
+		return fmt.Errorf("demo: open the TSDB: %w", err)
+	}
+	defer src.Close()
+	for i := 1; i <= d.cfg.Clusters; i++ {
+		if err := d.backfill(ctx, src, fmt.Sprintf("cluster-%02d", i)); err != nil {
+			return err
+		}
+	}
+	fed := federator.New(d.st, federator.Options{Version: version, Now: func() time.Time { return d.cfg.End.Add(time.Hour) }})
+	rep, err := fed.RunOnce(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: federate: %w", err)
+	}
+	d.step("federator", "merged %d hourly and %d daily windows into the combined store", rep.Merged[store.Hourly], rep.Merged[store.Daily])
+	return d.report(ctx)
+}
+
+// backfill runs one cluster's agent over the whole simulated range, as
+// `costfed backfill` would against the cluster's Prometheus.
+func (d *demo) backfill(ctx context.Context, src prom.Source, cluster string) error {
+	b := &etl.Builder{
+		Cluster: cluster, ProducerVersion: version, ProducerInstance: cluster + "-demo-agent", Store: d.st,
+		Computer: etl.SourceComputer{Source: src, Options: allocation.QueryOptions{
+			Step: d.cfg.ScrapeInterval, Cluster: cluster, LeftOpen: prom.LocalRangeSemantics == prom.RangeLeftOpen,
+		}},
+		Now: func() time.Time { return d.cfg.End.Add(time.Hour) },
+	}
+	var blocks, rows int
+	for _, res := range store.Resolutions {
+		tasks, _, err := etl.Plan(etl.PlanInput{Mode: etl.ModeBackfill, Now: d.cfg.End.Add(time.Hour), Policy: etl.Policy{Resolution: res},
+			OldestSample: d.cfg.Start, From: d.cfg.Start, To: d.cfg.End})
+		if err != nil {
+			return fmt.Errorf("demo: plan %s: %w", cluster, err)
+		}
+		results, err := b.Build(ctx, tasks, etl.BuildOptions{}, nil)
+		if err != nil {
+			return fmt.Errorf("demo: backfill %s: %w", cluster, err)
+		}
+		for _, r := range results {
+			blocks++
+			rows += r.Rows
+		}
+	}
+	d.step("agent", "%s: %d blocks (1h and 1d), %d rows", cluster, blocks, rows)
+	return nil
+}
+
+func collectDemoTruth(ctx context.Context, fleet *sim.Fleet) (demoTruth, error) {
+	t := demoTruth{cluster: map[string]float64{}, namespace: map[string]float64{}, idle: map[string]float64{}, unmounted: map[string]float64{}}
+	err := fleet.Truth(ctx, func(r sim.TruthRecord) error {
+		switch r := r.(type) {
+		case *sim.ClusterTruth:
+			if r.Resolution == sim.Daily {
+				t.cluster[r.Cluster] += r.TotalCost
+				t.idle[r.Cluster] += r.IdleCost
+				t.unmounted[r.Cluster] += r.UnmountedPVCost + r.UnmountedLoadBalancerCost
+			}
+		case *sim.ContainerTruth:
+			if r.Resolution == sim.Daily {
+				t.namespace[r.Cluster+"/"+r.Namespace] += r.TotalCost
+			}
+		}
+		return nil
+	})
+	return t, err
+}
+
+// report reads the combined daily blocks and prints cost by cluster and by
+// namespace next to the ground truth.
+func (d *demo) report(ctx context.Context) error {
+	ix, err := d.st.ReadIndex(ctx, store.CombinedID, store.Daily)
+	if err != nil {
+		return fmt.Errorf("demo: read the combined store: %w", err)
+	}
+	got := demoTruth{cluster: map[string]float64{}, namespace: map[string]float64{}, idle: map[string]float64{}, unmounted: map[string]float64{}}
+	for _, e := range ix.Blocks {
+		b, err := d.st.ReadBlock(ctx, store.CombinedID, store.Daily, e)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		for i := range b.Rows {
+			r := &b.Rows[i]
+			c, cost := r.Properties.Cluster, r.TotalCost()
+			got.cluster[c] += cost
+			switch {
+			case r.IsIdle():
+				got.idle[c] += cost
+			case r.IsUnmounted():
+				got.unmounted[c] += cost
+			default:
+				got.namespace[c+"/"+r.Properties.Namespace] += cost
+			}
+		}
+	}
+	w := d.e.stdout
+	fmt.Fprintf(w, "\nCost by cluster, %s .. %s: the combined store next to the simulation's ground truth\n\n", d.cfg.Start.Format("2006-01-02"), d.cfg.End.Format("2006-01-02"))
+	worstCluster := printComparison(w, "CLUSTER", got.cluster, d.truth.cluster)
+	fmt.Fprintf(w, "\nCost by namespace (containers; idle and unmounted volumes and load balancers apart)\n\n")
+	ns := map[string]float64{}
+	truthNS := map[string]float64{}
+	for k, v := range got.namespace {
+		ns[k] = v
+	}
+	for k, v := range d.truth.namespace {
+		truthNS[k] = v
+	}
+	for c := range got.cluster {
+		ns[c+"/__idle__"], truthNS[c+"/__idle__"] = got.idle[c], d.truth.idle[c]
+		ns[c+"/__unmounted__"], truthNS[c+"/__unmounted__"] = got.unmounted[c], d.truth.unmounted[c]
+	}
+	worstNS := printComparison(w, "CLUSTER/NAMESPACE", ns, truthNS)
+	fmt.Fprintf(w, "\nWorst difference: %.3f %% per cluster, %.3f %% per namespace. Store: %s\n", worstCluster*100, worstNS*100, filepath.Join(d.dir, "store"))
+	if d.dir != "" && !strings.HasPrefix(filepath.Base(d.dir), "costfed-demo-") {
+		fmt.Fprintf(w, "Look around: costfed status --store %s\n", filepath.Join(d.dir, "federated-store.yaml"))
+	}
+	return nil
+}
+
+// printComparison prints one table of ours vs truth and returns the worst
+// relative difference.
+func printComparison(w io.Writer, title string, got, truth map[string]float64) float64 {
+	keys := make([]string, 0, len(truth))
+	for k := range truth {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := truth[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\tCOSTFED\tTRUTH\tDIFF\t\n", title)
+	worst := 0.0
+	var sumGot, sumTruth float64
+	for _, k := range keys {
+		g, t := got[k], truth[k]
+		sumGot, sumTruth = sumGot+g, sumTruth+t
+		diff := relDiff(g, t)
+		worst = max(worst, diff)
+		fmt.Fprintf(tw, "%s\t$%.2f\t$%.2f\t%.3f %%\t\n", k, g, t, diff*100)
+	}
+	fmt.Fprintf(tw, "TOTAL\t$%.2f\t$%.2f\t%.3f %%\t\n", sumGot, sumTruth, relDiff(sumGot, sumTruth)*100)
+	_ = tw.Flush()
+	return worst
+}
+
+func relDiff(got, truth float64) float64 {
+	if truth == 0 {
+		if got == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return math.Abs(got-truth) / math.Abs(truth)
+}
