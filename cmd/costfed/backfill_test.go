@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,11 +16,14 @@ import (
 
 	gokitlog "github.com/go-kit/log"
 	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/s3"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/etl"
 	"github.com/costfed/costfed/internal/blocktest"
 	"github.com/costfed/costfed/internal/testinfra"
+	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/sim"
 	"github.com/costfed/costfed/store"
 )
@@ -28,11 +32,12 @@ import (
 // shared workspace) and a real S3 server, with agent configs for both
 // clusters using the cluster filter.
 type realFleet struct {
-	cfg    sim.Config
-	truth  map[string]sim.ClusterTruth // by cluster + "/" + resolution + "/" + start
-	dir    string
-	s3     *testinfra.S3Server
-	agents map[string]string // cluster → agent.yaml
+	cfg     sim.Config
+	truth   map[string]sim.ClusterTruth // by cluster + "/" + resolution + "/" + start
+	dir     string
+	s3      *testinfra.S3Server
+	agents  map[string]string // cluster → agent.yaml
+	promURL string
 }
 
 func startRealFleet(t *testing.T) *realFleet {
@@ -42,7 +47,7 @@ func startRealFleet(t *testing.T) *realFleet {
 	ctx := context.Background()
 	cfg := sim.DefaultConfig()
 	cfg.Clusters, cfg.NodesPerCluster = 2, 2
-	cfg.Start = cfg.End.Add(-30 * time.Hour)
+	cfg.Start = cfg.End.Add(-72 * time.Hour)
 	fleet, err := sim.New(cfg)
 	require.NoError(t, err)
 
@@ -53,16 +58,13 @@ func startRealFleet(t *testing.T) *realFleet {
 		}
 		return nil
 	}))
-	om := filepath.Join(f.dir, "metrics.om")
-	out, err := os.Create(om)
-	require.NoError(t, err)
-	_, err = fleet.WriteOpenMetrics(ctx, out)
-	require.NoError(t, err)
-	require.NoError(t, out.Close())
+	// Blocks written by sim's TSDB writer load in Prometheus 2.42 as they
+	// are; promtool's OpenMetrics path is tested in sim and prom.
 	tsdb := filepath.Join(f.dir, "tsdb")
-	testinfra.BackfillOpenMetrics(t, om, tsdb)
-	require.NoError(t, os.Remove(om))
+	_, err = fleet.WriteTSDB(ctx, tsdb, sim.TSDBOptions{})
+	require.NoError(t, err)
 	promSrv := testinfra.StartPrometheus(t, tsdb)
+	f.promURL = promSrv.URL
 
 	f.s3 = testinfra.StartVersityGW(t)
 	// The AMP guide's federated-store.yaml with only the endpoint and keys
@@ -126,7 +128,7 @@ func TestBackfillAndRebuildAgainstRealServers(t *testing.T) {
 	require.NoError(t, err)
 	done := len(ix.Blocks)
 	require.GreaterOrEqual(t, done, 4, out.buf.String())
-	require.Less(t, done, 30)
+	require.Less(t, done, 72)
 
 	for id, cfgPath := range f.agents {
 		code, stdout, stderr := runCmd(t, "backfill", "--config", cfgPath, "--from", from, "--to", to)
@@ -135,7 +137,7 @@ func TestBackfillAndRebuildAgainstRealServers(t *testing.T) {
 	}
 	ix, err = st.ReadIndex(ctx, "cluster-01", store.Hourly)
 	require.NoError(t, err)
-	require.Len(t, ix.Blocks, 30, "resumed: every hourly window once, none twice")
+	require.Len(t, ix.Blocks, 72, "resumed: every hourly window once, none twice")
 
 	// Every block matches the ground truth; each agent wrote only its cluster.
 	worst := 0.0
@@ -200,4 +202,97 @@ func TestBackfillBadInvocations(t *testing.T) {
 		require.Equal(t, 2, code, "%s: %s", name, errOut)
 		require.NotContains(t, errOut, "goroutine")
 	}
+}
+
+// TestAgentTicksAgainstRealServers drives etl.Agent with a fake clock over the
+// real Prometheus and S3 server: the open window is refreshed on each tick,
+// then built once more as final after the settle delay, then left alone.
+// The costfed agent command itself then starts, serves /healthz, /status and
+// /metrics, and exits 0 on cancellation (SIGTERM).
+func TestAgentTicksAgainstRealServers(t *testing.T) {
+	f := startRealFleet(t)
+	ctx := context.Background()
+	bkt, err := s3.NewBucket(gokitlog.NewNopLogger(), f.s3.S3ConfigYAML(""), "test", nil)
+	require.NoError(t, err)
+	st := store.New(objstore.NewPrefixedBucket(bkt, "agent-test"), store.Options{})
+	src, err := prom.NewHTTP(ctx, prom.HTTPConfig{URL: f.promURL, ClusterFilter: "cluster-01"})
+	require.NoError(t, err)
+	defer src.Close()
+
+	now := f.cfg.End.Add(-20 * time.Minute)
+	clock := func() time.Time { return now }
+	agent := &etl.Agent{
+		Builder: &etl.Builder{Cluster: "cluster-01", ProducerInstance: "test", Store: st, Now: clock,
+			Computer: etl.SourceComputer{Source: src, Options: allocation.QueryOptions{Cluster: "cluster-01"}}},
+		Policies:    []etl.Policy{{Resolution: store.Hourly, Retention: 3 * time.Hour}, {Resolution: store.Daily, Retention: 48 * time.Hour}},
+		SettleDelay: 10 * time.Minute,
+		Now:         clock,
+		Oldest:      func(ctx context.Context) (time.Time, error) { return etl.OldestSample(ctx, src, now, 72*time.Hour) },
+	}
+	last := f.cfg.End.Add(-time.Hour) // the last hour of data, open at first
+	entry := func() store.IndexEntry {
+		ix, err := st.ReadIndex(ctx, "cluster-01", store.Hourly)
+		require.NoError(t, err)
+		e, ok := ix.Find(last)
+		require.True(t, ok)
+		return e
+	}
+
+	require.NoError(t, agent.Tick(ctx))
+	open := entry()
+	require.False(t, open.Complete)
+	require.Greater(t, open.Rows, 0)
+	require.Equal(t, 3, agent.Status().Resolutions[0].Present)
+
+	now = f.cfg.End.Add(5 * time.Minute) // closed, settling
+	require.NoError(t, agent.Tick(ctx))
+	settling := entry()
+	require.False(t, settling.Complete)
+	require.True(t, settling.BuildTime.After(open.BuildTime), "rebuilt while settling")
+
+	now = f.cfg.End.Add(15 * time.Minute) // settled: final
+	require.NoError(t, agent.Tick(ctx))
+	final := entry()
+	require.True(t, final.Complete)
+	truth := f.truth["cluster-01/1h/"+last.Format(time.RFC3339)]
+	require.InEpsilon(t, truth.TotalCost, final.TotalCost, 0.001, "final block vs ground truth (0.1 %)")
+
+	now = f.cfg.End.Add(40 * time.Minute)
+	require.NoError(t, agent.Tick(ctx))
+	require.Equal(t, final, entry(), "a final window is not rebuilt")
+
+	// The command: ops endpoints, then a clean exit on SIGTERM.
+	port := testinfra.FreePort(t)
+	cfgPath := filepath.Join(f.dir, "agent-cmd.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf("cluster_id: cluster-01\nstore: federated-store.yaml\nlisten_address: 127.0.0.1:%d\nprometheus:\n  url: %s\n  cluster_filter: true\n", port, f.promURL)), 0o600))
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- run(cctx, &env{stdout: &stdout, stderr: &stderr}, []string{"agent", "--config", cfgPath, "--shutdown-grace", "2s"})
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 20*time.Second)
+	require.Eventually(t, func() bool {
+		body := httpGet(t, base+"/status")
+		return strings.Contains(body, `"cluster": "cluster-01"`) && strings.Contains(body, `"lastTick"`)
+	}, 20*time.Second, 100*time.Millisecond, "the first tick runs at start")
+	require.Contains(t, httpGet(t, base+"/metrics"), "costfed_agent_blocks_built_total")
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent did not stop on cancellation")
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
