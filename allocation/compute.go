@@ -57,9 +57,10 @@ func (t PriceTable) For(instanceType string) NodePrices {
 // The model. The results hold every raw sample of the window, one per scrape
 // (see Queries). A pod's incarnations (uids) run from their exact start
 // (kube_pod_start_time; else half a step before their first running sample)
-// to half a step after their last running sample, or past the window's end
-// when the sample at the end saw them running; an incarnation ends no later
-// than the next one starts. Containers inherit their pod's life. Each sample
+// to their exact completion (kube_pod_completion_time, for pods that complete
+// such as job pods), else half a step after their last running sample, or
+// past the window's end when the sample at the end saw them running; an
+// incarnation ends no later than the next one starts. Containers inherit their pod's life. Each sample
 // of a series stands for the time from it to the next sample of the same
 // incarnation, and an incarnation's first sample also for the time before
 // it, so every instant of a life is charged exactly once, at the value
@@ -78,9 +79,11 @@ func (t PriceTable) For(instanceType string) NodePrices {
 // running pods their service selects; network bytes per pod are split
 // evenly among its containers.
 //
-// Caveats: a pod's end is known only to within one step (nothing records the
-// instant), so each pod that ends inside a window is off by up to half a
-// step, unbiased; usage from a counter undercounts the part of a cell before
+// Caveats: the end of a pod that is deleted rather than completed is known
+// only to within one step (nothing records the instant), so each such pod
+// that ends inside a window is off by up to half a step, unbiased; a
+// completed pod's end is exact when kube-state-metrics still reports the pod
+// at the next scrape; usage from a counter undercounts the part of a cell before
 // a container restart, and the last cell of a life takes the previous
 // cell's rate; a container keeps one node per window (the node of its
 // exporter, else kube-state-metrics, else cAdvisor series); GPU usage
@@ -202,6 +205,8 @@ type uidState struct {
 	running  []int64 // scrape times with running != 0
 	start    int64
 	hasStart bool
+	end      int64 // completion time, when it completed
+	hasEnd   bool
 }
 
 func (c *computation) pod(k podKey) *podState {
@@ -223,7 +228,8 @@ func (c *computation) podKeyOf(ls map[string]string) podKey {
 }
 
 // buildPods finds every pod's incarnations and their lives from
-// kube_pod_container_status_running and kube_pod_start_time.
+// kube_pod_container_status_running, kube_pod_start_time and
+// kube_pod_completion_time.
 func (c *computation) buildPods() {
 	for _, s := range c.series(mRunning) {
 		p := c.pod(c.podKeyOf(s.Labels))
@@ -243,6 +249,15 @@ func (c *computation) buildPods() {
 		u.start = int64(math.Round(s.Samples[len(s.Samples)-1].V * 1000))
 		u.hasStart = true
 	}
+	for _, s := range c.series(mCompletionTime) {
+		p := c.pods[c.podKeyOf(s.Labels)]
+		if p == nil || len(s.Samples) == 0 {
+			continue
+		}
+		u := p.uid(s.Labels["uid"])
+		u.end = int64(math.Round(s.Samples[len(s.Samples)-1].V * 1000))
+		u.hasEnd = true
+	}
 	for _, p := range c.podOrder {
 		p.life = c.podLife(p)
 	}
@@ -259,9 +274,10 @@ func (p *podState) uid(id string) *uidState {
 
 // podLife turns a pod's incarnations into its life in the window. An
 // incarnation runs from its exact start (or half a step before its first
-// running sample, or the window's start) to half a step after its last
-// running sample, or past the window's end when a sample at the end saw it
-// running; it ends no later than the next incarnation starts.
+// running sample, or the window's start) to its completion time clamped to
+// the window (ignored unless after the start), else half a step after its
+// last running sample, or past the window's end when a sample at the end
+// saw it running; it ends no later than the next incarnation starts.
 func (c *computation) podLife(p *podState) lifeSpans {
 	var spans lifeSpans
 	for _, u := range p.uids {
@@ -273,6 +289,9 @@ func (c *computation) podLife(p *podState) lifeSpans {
 		sp := runSpan(t1, tn, c.ws, c.we, c.step)
 		if u.hasStart && u.start <= t1 {
 			sp.s, sp.start, sp.hasStart = max(u.start, c.ws), u.start, true
+		}
+		if u.hasEnd && u.end > sp.s {
+			sp.e, sp.open = min(u.end, c.we), u.end > c.we && sp.open
 		}
 		spans = append(spans, sp)
 	}

@@ -95,6 +95,76 @@ func TestComputeShortPodBetweenSteps(t *testing.T) {
 	require.Equal(t, "job", r.Properties.ControllerKind)
 }
 
+func TestComputeCompletedPodEndsAtItsCompletionTime(t *testing.T) {
+	f := newFixture(time.Hour)
+	f.node("n1", 4, 16*gib, constant(0.04), 0.005)
+	job := func(pod, uid string, start, end time.Duration) {
+		f.pod(podSpec{ns: "b", pod: pod, uid: uid, container: "c", node: "n1", start: f.at(start), end: f.at(end),
+			cpuReq: 2, cpuAlloc: 2, memAlloc: gib, owner: [2]string{"Job", pod}})
+		// kube-state-metrics reports the completed pod for a few more
+		// scrapes: running 0, its completion time.
+		tail := f.grid(f.at(end), f.at(end+3*time.Minute))
+		f.add("kube_pod_container_status_running", map[string]string{"namespace": "b", "pod": pod, "uid": uid, "container": "c"},
+			tail, constant(0))
+		f.add("kube_pod_completion_time", map[string]string{"namespace": "b", "pod": pod, "uid": uid},
+			tail, constant(float64(f.at(end))/1000))
+	}
+	// Runs 10:00:50–10:03:05 (samples 10:01–10:03): ends at 10:03:05, not
+	// half a step after 10:03.
+	job("j1", "u1", 50*time.Second, 3*time.Minute+5*time.Second)
+	// Completes at 10:59:59: its completion is first reported at the
+	// window's end.
+	job("j2", "u2", 40*time.Minute, time.Hour-time.Second)
+	// Completes after the window: running at its end, no completion in it.
+	job("j3", "u3", 50*time.Minute, time.Hour+90*time.Second)
+	// A completion time not after the start is ignored (half a step after
+	// the last sample instead).
+	f.pod(podSpec{ns: "b", pod: "j4", uid: "u4", container: "c", node: "n1", start: f.at(10 * time.Minute), end: f.at(12*time.Minute + 10*time.Second),
+		cpuReq: 2, cpuAlloc: 2, memAlloc: gib, owner: [2]string{"Job", "j4"}})
+	f.add("kube_pod_completion_time", map[string]string{"namespace": "b", "pod": "j4", "uid": "u4"},
+		[]int64{f.at(13 * time.Minute)}, constant(float64(f.at(5*time.Minute))/1000))
+	// Another incarnation's completion time does not end this one.
+	f.pod(podSpec{ns: "b", pod: "j5", uid: "u5", container: "c", node: "n1", start: f.at(20 * time.Minute), end: f.at(22*time.Minute + 10*time.Second),
+		cpuReq: 2, cpuAlloc: 2, memAlloc: gib, owner: [2]string{"Job", "j5"}})
+	f.add("kube_pod_completion_time", map[string]string{"namespace": "b", "pod": "j5", "uid": "other"},
+		[]int64{f.at(23 * time.Minute)}, constant(float64(f.at(21*time.Minute))/1000))
+	rows, warnings, err := f.compute(allocation.PriceTable{})
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	got := byName(rows)
+	for _, c := range []struct {
+		pod        string
+		start, end time.Duration
+	}{
+		{"j1", 50 * time.Second, 3*time.Minute + 5*time.Second},
+		{"j2", 40 * time.Minute, time.Hour - time.Second},
+		{"j3", 50 * time.Minute, time.Hour},
+		{"j4", 10 * time.Minute, 12*time.Minute + 30*time.Second},
+		{"j5", 20 * time.Minute, 22*time.Minute + 30*time.Second},
+	} {
+		r, ok := got["c1/n1/b/"+c.pod+"/c"]
+		require.True(t, ok, "rows: %v", names(rows))
+		require.Equal(t, f.w.Start.Add(c.start), r.Start, c.pod)
+		require.Equal(t, f.w.Start.Add(c.end), r.End, c.pod)
+		require.InDelta(t, 2*(c.end-c.start).Hours(), r.CPUCoreHours, 1e-12, c.pod)
+		require.InDelta(t, 2*(c.end-c.start).Hours()*0.04, r.CPUCost, 1e-12, c.pod)
+	}
+}
+
+func TestQueriesReadCompletionTimesOverTheWindow(t *testing.T) {
+	w, err := allocation.NewWindow(fixtureStart, fixtureStart.Add(24*time.Hour))
+	require.NoError(t, err)
+	for _, q := range allocation.Queries(w, allocation.QueryOptions{}) {
+		if strings.Contains(q.Expr, "kube_pod_completion_time") {
+			require.Equal(t, "metadata", q.Name)
+			require.False(t, q.Range)
+			require.Contains(t, q.Expr, `last_over_time(kube_pod_completion_time{}[86460000ms])`, "the window and the step before it")
+			return
+		}
+	}
+	t.Fatal("no query reads kube_pod_completion_time")
+}
+
 func TestComputePriceChangeIsChargedByTime(t *testing.T) {
 	f := newFixture(time.Hour)
 	change := f.at(30 * time.Minute)

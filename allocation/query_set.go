@@ -71,6 +71,7 @@ const MetricLabel = "costfed_metric"
 const (
 	mRunning        = "kube_pod_container_status_running"
 	mStartTime      = "kube_pod_start_time"
+	mCompletionTime = "kube_pod_completion_time"
 	mRequests       = "kube_pod_container_resource_requests"
 	mCPUAlloc       = "container_cpu_allocation"
 	mRAMAlloc       = "container_memory_allocation_bytes"
@@ -120,9 +121,11 @@ const containerMatchers = `container!="",container!="POD"`
 // is not carried on by the lookback delta, and a pod shorter than a step is
 // still seen at the scrape it spans); the point at w.End shows which pods run
 // on past the window. One instant query at w.End reads the metadata (start
-// times, labels, annotations, owners, claims, selectors) with
-// last_over_time over the window. Several metrics share a query through
-// "or", each tagged with MetricLabel. Samples processed per window are about
+// and completion times, labels, annotations, owners, claims, selectors) with
+// last_over_time over the window and the step before it, so it sees the
+// completion time of every pod that completed in the window (first reported
+// at the scrape at or after its end, at the latest at w.End). Several
+// metrics share a query through "or", each tagged with MetricLabel. Samples processed per window are about
 // the window's raw samples of the metrics read, once.
 func Queries(w Window, opts QueryOptions) []Query {
 	o := opts.withDefaults()
@@ -148,7 +151,7 @@ func Queries(w Window, opts QueryOptions) []Query {
 		b.rangeQuery("load_balancers", b.raws(mLBCost)),
 		b.rangeQuery("network", b.raws(mNetRx, mNetTx)),
 		b.rangeQuery("network_egress", b.raws(mEgressBytes, mZoneEgress, mRegionEgress, mInternetEgress)),
-		b.instantQuery("metadata", b.lasts(mStartTime, mPodLabels, mPodAnnotations, mNSLabels, mNSAnnotations,
+		b.instantQuery("metadata", b.lasts(mStartTime, mCompletionTime, mPodLabels, mPodAnnotations, mNSLabels, mNSAnnotations,
 			mPodOwner, mRSOwner, mJobOwner, mNodeLabels, mPVCInfo, mSvcSelector)),
 	}
 	return qs

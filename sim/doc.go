@@ -77,6 +77,9 @@
 //	  kube_pod_labels{namespace,pod,uid,label_*}                       1
 //	  kube_pod_owner{namespace,pod,uid,owner_kind,owner_name,owner_is_controller}  1
 //	  kube_pod_start_time{namespace,pod,uid}                           the pod's exact start, Unix seconds
+//	  kube_pod_completion_time{namespace,pod,uid}                      the exact end of a pod that completes
+//	      (job and cronjob pods), Unix seconds, from the first scrape at or after it while the
+//	      completed pod is reported; none for deleted pods (rollouts, recreated or long-lived pods)
 //	  kube_pod_container_status_running{namespace,pod,uid,container}   1 while running, 0 once completed
 //	  kube_pod_container_status_restarts_total{…same}                  counter
 //	  kube_pod_container_resource_requests|limits{namespace,pod,uid,container,node,resource,unit}
@@ -143,6 +146,8 @@
 //
 // The exact running time is e − s. From samples alone, s is exact through
 // kube_pod_start_time and e lies in (tn, tn+iv]; the truth uses the real e.
+// For pods that complete (job pods) e is exact too, through
+// kube_pod_completion_time (whole seconds, as every start and end).
 //
 // # Ground truth
 //

@@ -16,6 +16,7 @@ var families = []family{
 	{"kube_pod_labels", gauge, "Kubernetes labels converted to Prometheus labels.", emitPodLabels},
 	{"kube_pod_owner", gauge, "Information about the Pod's owner.", emitPodOwner},
 	{"kube_pod_start_time", gauge, "Start time in unix timestamp for a pod.", emitPodStartTime},
+	{"kube_pod_completion_time", gauge, "Completion time in unix timestamp for a pod.", emitPodCompletionTime},
 	{"kube_pod_container_status_running", gauge, "Describes whether the container is currently in running state.", emitContainerRunning},
 	{"kube_pod_container_status_restarts", counter, "The number of container restarts per container.", emitContainerRestarts},
 	{"kube_pod_container_resource_requests", gauge, "The number of requested request resource by a container.", emitRequests},
@@ -89,6 +90,22 @@ func emitPodStartTime(e *emitter, c *cluster) error {
 	for _, p := range c.pods {
 		ls := e.labels("namespace", p.namespace, "pod", p.name, "uid", p.uid)
 		if err := e.series("kube_pod_start_time", ls, p.start, p.ksmEnd, constant(float64(p.start))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitPodCompletionTime writes the exact end of pods that complete (job
+// pods), from the first scrape at or after it for as long as
+// kube-state-metrics reports the completed pod. Deleted pods have none.
+func emitPodCompletionTime(e *emitter, c *cluster) error {
+	for _, p := range c.pods {
+		if !p.completes() {
+			continue
+		}
+		ls := e.labels("namespace", p.namespace, "pod", p.name, "uid", p.uid)
+		if err := e.series("kube_pod_completion_time", ls, p.end, p.ksmEnd, constant(float64(p.end))); err != nil {
 			return err
 		}
 	}

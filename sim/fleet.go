@@ -75,7 +75,7 @@ type pod struct {
 	controller           string
 	labels               []label
 	start, end           int64 // running over [start, end), Unix seconds
-	ksmEnd               int64 // kube-state-metrics reports the pod over [start, ksmEnd)
+	ksmEnd               int64 // kube-state-metrics reports the pod over [start, ksmEnd); > end for pods that complete
 	containers           []container
 	pvcs                 []int // indexes into cluster.pvcs
 	rx, tx               counterModel
@@ -455,6 +455,11 @@ func (b *builder) addRestarts(c *container, p *pod, n int) {
 	}
 	sort.Slice(c.restarts, func(i, j int) bool { return c.restarts[i] < c.restarts[j] })
 }
+
+// completes says the pod completes (a job pod: phase Succeeded) rather than
+// being deleted: kube-state-metrics keeps reporting it after its end, with
+// kube_pod_completion_time.
+func (p *pod) completes() bool { return p.ksmEnd > p.end }
 
 func (b *builder) add(p *pod, node int, start, end, ksmEnd int64, cs []container) {
 	p.node, p.start, p.end, p.ksmEnd, p.containers = node, start, end, ksmEnd, cs

@@ -157,6 +157,23 @@ func TestSimOpenMetricsFormat(t *testing.T) {
 		require.Len(t, running, 1)
 		last := running[0].samples[len(running[0].samples)-1]
 		require.Zero(t, last.v, "a completed pod is still reported, not running")
+		// Its exact end, from the first scrape at or after it while reported.
+		done := find(series, "kube_pod_completion_time", map[string]string{"pod": p.name, "uid": p.uid})
+		require.Len(t, done, 1)
+		require.Equal(t, f.grid.firstAt(p.end)*60, done[0].samples[0].t, p.name)
+		require.Equal(t, last.t, done[0].samples[len(done[0].samples)-1].t, p.name)
+		for _, s := range done[0].samples {
+			require.Equal(t, float64(p.end), s.v, p.name)
+		}
+	}
+	// Pods that are deleted, not completed, have no completion time.
+	for _, p := range f.clusters[0].pods {
+		if p.controllerKind == "cronjob" || p.controllerKind == "job" {
+			require.True(t, p.completes(), p.name)
+			continue
+		}
+		require.False(t, p.completes(), p.name)
+		require.Empty(t, find(series, "kube_pod_completion_time", map[string]string{"pod": p.name}), p.name)
 	}
 }
 

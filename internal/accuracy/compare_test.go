@@ -17,16 +17,7 @@ const (
 	tolClusterDaily   = 0.001 // every cluster's daily cost within 0.1 %
 	tolNamespaceDaily = 0.005 // every namespace's daily cost within 0.5 %
 	tolContainer1h    = 0.01  // every container that ran >= 1 h within 1 %
-	// A pod's end is known only to within one scrape interval iv (its last
-	// sample is the last scrape before it ended; no metric records the
-	// instant), so Compute ends it half an interval after its last sample:
-	// unbiased, but each pod that ends inside a window is off by a uniform
-	// error in ±iv/2. A namespace of few-minute cronjob pods can sum those
-	// to more than 0.5 % by chance. Such a namespace is held to 0.5 % plus
-	// three standard deviations of that sum, 3·sqrt(Σ (iv·c_i)²/12) with c_i
-	// the cost per hour of each row that ends inside the window; the test
-	// logs every namespace that needed it.
-	minHoursForTol = 3600 // seconds a container must run to be held to tolContainer1h
+	minHoursForTol    = 3600  // seconds a container must run to be held to tolContainer1h
 )
 
 // worst tracks the largest relative (or absolute) error of a comparison.
@@ -112,8 +103,6 @@ type report struct {
 	warnings               []string
 	queries                int
 	samples                int64
-	nsBounded              []string // namespaces held to 0.5 % + their end-time uncertainty
-	nsFails                []string
 	computeOnly            bool
 }
 
@@ -141,7 +130,7 @@ func truthCost(c *sim.ContainerTruth, computeOnly bool) float64 {
 func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *report {
 	r := &report{
 		cluster: newWorst("cluster daily cost", tolClusterDaily), clusterHourly: newWorst("cluster hourly cost", 0),
-		namespace: newWorst("namespace daily cost", 0), nsHourly: newWorst("namespace hourly cost", 0),
+		namespace: newWorst("namespace daily cost", tolNamespaceDaily), nsHourly: newWorst("namespace hourly cost", 0),
 		container1h: newWorst("container cost (ran >= 1h)", tolContainer1h), containerAll: newWorst("container cost (all)", 0),
 		startErr: newWorst("container start (s)", iv.Seconds()), endErr: newWorst("container end (s)", iv.Seconds()),
 		durationErr: newWorst("container running time (s)", iv.Seconds()),
@@ -180,7 +169,7 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 		r.queries += cw.queries
 		r.samples += cw.samples
 		r.warnings = append(r.warnings, cw.warnings...)
-		clusterSum, nsSum, nsBound := map[string]float64{}, map[string]float64{}, map[string]float64{}
+		clusterSum, nsSum := map[string]float64{}, map[string]float64{}
 		unmountedSum := map[string]float64{}
 		for i := range cw.rows {
 			a := &cw.rows[i]
@@ -203,10 +192,6 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 			}
 			cost := rowCost(a, computeOnly)
 			nsSum[p.Cluster+"|"+p.Namespace] += cost
-			if h := a.Hours(); h > 0 && a.End.Before(cw.win.WindowEnd) {
-				c := iv.Hours() * cost / h
-				nsBound[p.Cluster+"|"+p.Namespace] += c * c / 12 // variance, summed
-			}
 			k := rowKey{cw.win.Resolution, p.Cluster, p.Node, p.Namespace, p.Pod, p.Container, cw.win.WindowStart}
 			ct := truthRows[k]
 			if ct == nil {
@@ -265,16 +250,7 @@ func compare(tr *truth, comp []computed, iv time.Duration, computeOnly bool) *re
 			want := nsTruth[cw.win.Resolution+"|"+parts[0]+"|"+parts[1]+"|"+cw.win.WindowStart.String()]
 			what := cw.win.Resolution + " " + cw.win.WindowStart.Format("01-02T15") + " " + k
 			if cw.win.Resolution == sim.Daily {
-				e := relErr(sum, want)
-				bound := 3 * math.Sqrt(nsBound[k]) / want
-				r.namespace.addErr(what, e, sum, want)
-				if e > tolNamespaceDaily {
-					if e <= tolNamespaceDaily+bound {
-						r.nsBounded = append(r.nsBounded, fmt.Sprintf("%s: err %.3f %% <= 0.5 %% + 3σ end-time uncertainty %.3f %%", what, 100*e, 100*bound))
-					} else {
-						r.nsFails = append(r.nsFails, fmt.Sprintf("%s: err %.3f %% > 0.5 %% + 3σ end-time uncertainty %.3f %%", what, 100*e, 100*bound))
-					}
-				}
+				r.namespace.add(what, sum, want)
 			} else {
 				r.nsHourly.add(what, sum, want)
 			}
@@ -305,9 +281,6 @@ func (r *report) log(t *testing.T, title string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d queries, %d samples processed; %d truth rows missing, %d rows not in the truth\n",
 		title, r.queries, r.samples, len(r.missing), len(r.extra))
-	for _, s := range r.nsBounded {
-		fmt.Fprintf(&b, "  namespace held to 0.5 %% + its end-time uncertainty: %s\n", s)
-	}
 	for _, w := range r.all() {
 		s := w.String()
 		if strings.HasSuffix(w.name, "(s)") {
@@ -322,11 +295,8 @@ func (r *report) log(t *testing.T, title string) {
 // negative idle or overage warning.
 func (r *report) assert(t *testing.T) {
 	t.Helper()
-	for _, w := range []*worst{r.cluster, r.container1h, r.startErr, r.endErr, r.durationErr} {
+	for _, w := range []*worst{r.cluster, r.namespace, r.container1h, r.startErr, r.endErr, r.durationErr} {
 		w.check(t)
-	}
-	if len(r.nsFails) > 0 {
-		t.Errorf("namespace daily cost: tolerance exceeded:\n  %s", strings.Join(r.nsFails, "\n  "))
 	}
 	if len(r.missing) > 0 {
 		t.Errorf("%d truth rows missing, e.g.:\n  %s", len(r.missing), strings.Join(head(r.missing, 10), "\n  "))
