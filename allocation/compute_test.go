@@ -362,3 +362,44 @@ func TestComputeUnlabelledSeriesTakeTheConfiguredCluster(t *testing.T) {
 	require.Contains(t, byName(rows), "mine/n1/a/p/c")
 	require.Contains(t, byName(rows), "mine/n1/__idle__")
 }
+
+// TestComputeNetworkEgressCost covers the network-costs daemonset's counters:
+// a pod running the whole hour sends 2 GiB across zones, 0.5 GiB across
+// regions and 1 GiB to the internet at constant rates; with the egress prices
+// its network cost is 2×0.01 + 0.5×0.02 + 1×0.12, split over its containers.
+func TestComputeNetworkEgressCost(t *testing.T) {
+	f := newFixture(time.Hour)
+	f.node("n1", 64, 256*gib, constant(0.04), 0.005)
+	for _, c := range []string{"app", "sidecar"} {
+		f.pod(podSpec{ns: "a", pod: "web-1", uid: "u1", container: c, node: "n1", start: f.at(-time.Hour), end: f.at(2 * time.Hour), cpuReq: 1, cpuAlloc: 1, memAlloc: gib})
+	}
+	around := f.grid(f.at(-time.Hour), f.at(2*time.Hour))
+	counter := func(gibPerHour float64) func(int64) float64 {
+		return func(t int64) float64 { return gibPerHour * gib * float64(t-f.at(-time.Hour)) / 3600e3 }
+	}
+	egress := func(internet, sameZone, sameRegion string, gibPerHour float64) {
+		f.add("kubecost_pod_network_egress_bytes_total", map[string]string{"namespace": "a", "pod_name": "web-1",
+			"internet": internet, "same_zone": sameZone, "same_region": sameRegion}, around, counter(gibPerHour))
+	}
+	egress("false", "false", "true", 2)    // cross-zone
+	egress("false", "false", "false", 0.5) // cross-region
+	egress("true", "false", "false", 1)    // internet
+	egress("false", "true", "true", 7)     // same zone: free
+	all := f.grid(f.at(0), f.at(time.Hour)+1)
+	f.add("kubecost_network_zone_egress_cost", map[string]string{}, all, constant(0.01))
+	f.add("kubecost_network_region_egress_cost", map[string]string{}, all, constant(0.02))
+	f.add("kubecost_network_internet_egress_cost", map[string]string{}, all, constant(0.12))
+	rows, _, err := f.compute(allocation.PriceTable{})
+	require.NoError(t, err)
+	got := byName(rows)
+	var total float64
+	for _, c := range []string{"app", "sidecar"} {
+		r := got["c1/n1/a/web-1/"+c]
+		require.InDelta(t, 2*0.01/2, r.NetworkCrossZoneCost, 1e-9, c)
+		require.InDelta(t, 0.5*0.02/2, r.NetworkCrossRegionCost, 1e-9, c)
+		require.InDelta(t, 1*0.12/2, r.NetworkInternetCost, 1e-9, c)
+		require.InDelta(t, r.NetworkCrossZoneCost+r.NetworkCrossRegionCost+r.NetworkInternetCost, r.NetworkCost, 1e-12, c)
+		total += r.NetworkCost
+	}
+	require.InDelta(t, 2*0.01+0.5*0.02+1*0.12, total, 1e-9)
+}
