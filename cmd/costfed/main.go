@@ -59,6 +59,8 @@ func commands() []command {
 		{name: "federator", summary: "merge every cluster's blocks into the combined store", run: runFederator},
 		{name: "status", summary: "coverage per cluster and resolution: windows, gaps, staleness, federation", run: runStatus},
 		{name: "simulate", summary: "write a simulated fleet's metrics and ground truth", run: runSimulate},
+		{name: "serve", summary: "serve the OpenCost-compatible allocation API over the combined store", run: runServe},
+		{name: "query", summary: "answer an allocation question on the command line (table, json or csv)", run: runQuery},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

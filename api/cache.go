@@ -1,0 +1,114 @@
+package api
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/costfed/costfed/allocation"
+)
+
+// approxRowBytes is what one decoded row is assumed to cost in memory: the
+// Allocation struct, its property strings and maps. It only has to be right
+// within a small factor for the bound to mean something.
+const approxRowBytes = 1024
+
+// loadTimeout bounds one block read, which outlives the request that started
+// it when other requests wait on it.
+const loadTimeout = 2 * time.Minute
+
+// blockCache keeps decoded blocks by content hash (IndexEntry.SHA256), least
+// recently used first out, within a byte bound. A committed block's content
+// never changes under one hash, so entries never go stale. Concurrent loads of
+// one hash wait for a single read.
+type blockCache struct {
+	maxBytes int64
+
+	mu       sync.Mutex
+	bytes    int64
+	lru      *list.List // of *cacheItem, most recent at the front
+	items    map[string]*list.Element
+	inflight map[string]*load
+}
+
+type cacheItem struct {
+	key   string
+	rows  []allocation.Allocation
+	bytes int64
+}
+
+// load is one read in progress; waiters block on done.
+type load struct {
+	done chan struct{}
+	rows []allocation.Allocation
+	err  error
+}
+
+// newBlockCache returns a cache bounded to maxBytes; 0 or less caches nothing
+// (but still joins concurrent loads of one block).
+func newBlockCache(maxBytes int64) *blockCache {
+	return &blockCache{maxBytes: maxBytes, lru: list.New(), items: map[string]*list.Element{}, inflight: map[string]*load{}}
+}
+
+// get returns the rows cached under key, or loads them with fn. The rows
+// returned are shared: callers must not modify them. hit reports whether no
+// read was needed.
+func (c *blockCache) get(ctx context.Context, key string, fn func(context.Context) ([]allocation.Allocation, error)) (rows []allocation.Allocation, hit bool, err error) {
+	c.mu.Lock()
+	if el, ok := c.items[key]; ok {
+		c.lru.MoveToFront(el)
+		rows := el.Value.(*cacheItem).rows
+		c.mu.Unlock()
+		return rows, true, nil
+	}
+	if l, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.rows, true, l.err
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+	l := &load{done: make(chan struct{})}
+	c.inflight[key] = l
+	c.mu.Unlock()
+
+	// The read is not tied to this request alone, as others may wait on it,
+	// but it is bounded.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+	l.rows, l.err = fn(lctx)
+	cancel()
+	c.mu.Lock()
+	delete(c.inflight, key)
+	if l.err == nil {
+		c.addLocked(key, l.rows)
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.rows, false, l.err
+}
+
+func (c *blockCache) addLocked(key string, rows []allocation.Allocation) {
+	size := int64(len(rows)+1) * approxRowBytes
+	if size > c.maxBytes {
+		return
+	}
+	c.items[key] = c.lru.PushFront(&cacheItem{key: key, rows: rows, bytes: size})
+	c.bytes += size
+	for c.bytes > c.maxBytes {
+		el := c.lru.Back()
+		it := el.Value.(*cacheItem)
+		c.lru.Remove(el)
+		delete(c.items, it.key)
+		c.bytes -= it.bytes
+	}
+}
+
+// stats returns the bytes and blocks held.
+func (c *blockCache) stats() (bytes int64, blocks int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes, len(c.items)
+}

@@ -1,0 +1,338 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/store"
+)
+
+// Source reads committed blocks. *store.Store implements it.
+type Source interface {
+	ReadIndex(ctx context.Context, cluster string, res store.Resolution) (store.Index, error)
+	ReadBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry) (store.Block, error)
+}
+
+// Query is one cost question: a window, how to split or sum it over time, and
+// what to ask of each set (aggregation, filter, idle, sharing).
+type Query struct {
+	Window allocation.Window
+	// Step splits the window into sets of this length (a whole number of
+	// hours); zero answers with one set for the whole window.
+	Step time.Duration
+	// Accumulate, when not AccumulateNone, sums the window into calendar
+	// periods (or into one set with AccumulateAll) and Step is ignored.
+	Accumulate allocation.Accumulation
+	Options    allocation.AggregateOptions
+}
+
+// Answer is the sets that answer a query, one per step or period, and what
+// the caller should know about them.
+type Answer struct {
+	Sets []allocation.Set
+	// Warnings say which parts of the window have no data, which blocks could
+	// not be read, which clusters are stale, and how the window was rounded.
+	Warnings []string
+}
+
+// EngineOptions configure an Engine. Zero values take the defaults.
+type EngineOptions struct {
+	// Cluster is the prefix read: store.CombinedID (default) or one cluster.
+	Cluster string
+	// CacheBytes bounds the decoded-block cache (approximately); 0 caches
+	// nothing.
+	CacheBytes int64
+	// Concurrency bounds the blocks read and aggregated at once per query
+	// (default GOMAXPROCS).
+	Concurrency int
+	// StaleClusters, when set, lists the clusters whose data is stale; their
+	// names go into the answer's warnings.
+	StaleClusters func(ctx context.Context) ([]string, error)
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+}
+
+// Engine answers queries from committed blocks. It is safe for concurrent use.
+type Engine struct {
+	src     Source
+	opts    EngineOptions
+	logger  *slog.Logger
+	cache   *blockCache
+	metrics engineMetrics
+}
+
+type engineMetrics struct {
+	hits, misses prometheus.Counter
+	readErrors   prometheus.Counter
+}
+
+// NewEngine returns an Engine reading blocks from src.
+func NewEngine(src Source, opts EngineOptions) (*Engine, error) {
+	if src == nil {
+		return nil, errors.New("new engine: no source")
+	}
+	if opts.Cluster == "" {
+		opts.Cluster = store.CombinedID
+	}
+	if err := store.ValidateClusterID(opts.Cluster); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	e := &Engine{src: src, opts: opts, logger: opts.Logger, cache: newBlockCache(opts.CacheBytes)}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	f := promauto.With(opts.Registerer)
+	e.metrics = engineMetrics{
+		hits:       f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_hits_total", Help: "Block reads answered from the decoded-block cache."}),
+		misses:     f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_misses_total", Help: "Block reads that went to the store."}),
+		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks that could not be read and were left out of an answer."}),
+	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "costfed_api_block_cache_bytes", Help: "Approximate memory held by the decoded-block cache."},
+		func() float64 { b, _ := e.cache.stats(); return float64(b) })
+	return e, nil
+}
+
+// Cluster is the prefix the engine reads.
+func (e *Engine) Cluster() string { return e.opts.Cluster }
+
+// Answer answers q: it plans the blocks that cover the window (1d blocks for
+// whole days, 1h blocks elsewhere), aggregates each, and sums them per step or
+// period. Parts of the window without data, unreadable blocks and stale
+// clusters are reported as warnings, not errors.
+func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
+	if err := validateQuery(q); err != nil {
+		return Answer{}, err
+	}
+	var ans Answer
+	w := hourWindow(q.Window)
+	if w != q.Window {
+		ans.warnf("window %s was widened to whole hours, %s, the blocks' resolution", spanOf(q.Window), spanOf(w))
+	}
+	plan, err := e.plan(ctx, w, q)
+	if err != nil {
+		return Answer{}, err
+	}
+	sets, unread, err := e.aggregateBlocks(ctx, plan.blocks, q.Options)
+	if err != nil {
+		return Answer{}, err
+	}
+	ans.Warnings = append(ans.Warnings, unread...)
+	ans.warnMissing(plan.missing)
+	ans.warnIncomplete(plan.blocks)
+	e.warnStale(ctx, &ans)
+	ans.Sets, err = combine(sets, w, q)
+	if err != nil {
+		return Answer{}, fmt.Errorf("answer: %w", err)
+	}
+	return ans, nil
+}
+
+// maxWindow bounds a query's window (ten years), so one request cannot plan
+// millions of hours.
+const maxWindow = 3660 * day
+
+// validateQuery checks what the engine relies on; errors name the parameter.
+func validateQuery(q Query) error {
+	if !q.Window.End.After(q.Window.Start) {
+		return &ParamError{Param: "window", Err: fmt.Errorf("%s: end is not after start", q.Window)}
+	}
+	if d := q.Window.Duration(); d > maxWindow {
+		return &ParamError{Param: "window", Err: fmt.Errorf("%s is longer than %d days", spanOf(q.Window), maxWindow/day)}
+	}
+	if q.Step < 0 || q.Step%time.Hour != 0 {
+		return &ParamError{Param: "step", Err: fmt.Errorf("%s is not a whole number of hours (blocks are hourly at finest)", q.Step)}
+	}
+	if err := q.Options.Validate(); err != nil {
+		return &ParamError{Param: paramOf(err), Err: err}
+	}
+	return nil
+}
+
+// paramOf guesses the parameter an allocation error is about from its
+// prefix ("shareCost: …").
+func paramOf(err error) string {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, ':'); i > 0 && !strings.ContainsAny(msg[:i], " \n") {
+		return msg[:i]
+	}
+	return "query"
+}
+
+func (e *Engine) plan(ctx context.Context, w allocation.Window, q Query) (queryPlan, error) {
+	daily, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Daily)
+	if err != nil {
+		return queryPlan{}, fmt.Errorf("answer: %w", err)
+	}
+	hourly, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Hourly)
+	if err != nil {
+		return queryPlan{}, fmt.Errorf("answer: %w", err)
+	}
+	return planBlocks(w, daily.Blocks, hourly.Blocks, dayUsableFor(w, q.Step, q.Accumulate)), nil
+}
+
+// aggregateBlocks reads and aggregates every planned block, Concurrency at a
+// time. Blocks that fail verification are left out with a warning; any other
+// error fails the query.
+func (e *Engine) aggregateBlocks(ctx context.Context, blocks []plannedBlock, opts allocation.AggregateOptions) ([]allocation.Set, []string, error) {
+	sets := make([]allocation.Set, len(blocks))
+	warns := make([]string, len(blocks))
+	errs := make([]error, len(blocks))
+	sem := make(chan struct{}, e.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, b := range blocks {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return nil, nil, ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sets[i], warns[i], errs[i] = e.aggregateBlock(ctx, b, opts)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	var out []allocation.Set
+	var unread []string
+	for i := range blocks {
+		if warns[i] != "" {
+			unread = append(unread, warns[i])
+			continue
+		}
+		out = append(out, sets[i])
+	}
+	return out, unread, nil
+}
+
+func (e *Engine) aggregateBlock(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions) (allocation.Set, string, error) {
+	rows, err := e.rows(ctx, b)
+	var be *store.BlockError
+	if errors.As(err, &be) {
+		e.metrics.readErrors.Inc()
+		e.logger.Warn("block left out of answer", "cluster", e.opts.Cluster, "resolution", string(b.res), "window", b.entry.Window().String(), "err", err)
+		return allocation.Set{}, fmt.Sprintf("block %s could not be read (%v); its window is missing from the answer", spanOf(b.entry.Window()), be.Reason), nil
+	}
+	if err != nil {
+		return allocation.Set{}, "", fmt.Errorf("read block %s/%s %s: %w", e.opts.Cluster, b.res, b.entry.Window(), err)
+	}
+	set, err := allocation.NewSet(b.entry.Window(), rows...).Aggregate(opts)
+	if err != nil {
+		return allocation.Set{}, "", &ParamError{Param: paramOf(err), Err: err}
+	}
+	return set, "", nil
+}
+
+// rows returns a block's rows, from the cache when its content hash is known.
+// An entry whose replacement is pending may hold either content, so it is
+// read but not cached.
+func (e *Engine) rows(ctx context.Context, b plannedBlock) ([]allocation.Allocation, error) {
+	read := func(ctx context.Context) ([]allocation.Allocation, error) {
+		blk, err := e.src.ReadBlock(ctx, e.opts.Cluster, b.res, b.entry)
+		return blk.Rows, err
+	}
+	if b.entry.PendingSHA256 != "" || b.entry.SHA256 == "" {
+		e.metrics.misses.Inc()
+		return read(ctx)
+	}
+	rows, hit, err := e.cache.get(ctx, b.entry.SHA256, read)
+	if hit {
+		e.metrics.hits.Inc()
+	} else {
+		e.metrics.misses.Inc()
+	}
+	return rows, err
+}
+
+// combine sums the aggregated block sets into the answer's sets.
+func combine(sets []allocation.Set, w allocation.Window, q Query) ([]allocation.Set, error) {
+	switch {
+	case q.Accumulate == allocation.AccumulateAll || (q.Accumulate == allocation.AccumulateNone && q.Step == 0):
+		return allocation.AccumulateSteps(sets, w, w.Duration())
+	case q.Accumulate == allocation.AccumulateNone:
+		return allocation.AccumulateSteps(sets, w, q.Step)
+	}
+	out, err := allocation.Accumulate(sets, q.Accumulate)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		out = []allocation.Set{{Window: w}}
+	}
+	return out, nil
+}
+
+func (a *Answer) warnf(format string, args ...any) {
+	a.Warnings = append(a.Warnings, fmt.Sprintf(format, args...))
+}
+
+// maxListed bounds how many windows one warning lists.
+const maxListed = 5
+
+func (a *Answer) warnMissing(missing []allocation.Window) {
+	if len(missing) == 0 {
+		return
+	}
+	parts := make([]string, 0, maxListed+1)
+	for i, m := range missing {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(missing)-maxListed))
+			break
+		}
+		parts = append(parts, spanOf(m))
+	}
+	a.warnf("no data for %s", strings.Join(parts, "; "))
+}
+
+func (a *Answer) warnIncomplete(blocks []plannedBlock) {
+	n := 0
+	for _, b := range blocks {
+		if !b.entry.Complete {
+			n++
+		}
+	}
+	if n > 0 {
+		a.warnf("%d of %d blocks read are not complete yet (their window is open or settling); their costs may still grow", n, len(blocks))
+	}
+}
+
+func (e *Engine) warnStale(ctx context.Context, a *Answer) {
+	if e.opts.StaleClusters == nil {
+		return
+	}
+	stale, err := e.opts.StaleClusters(ctx)
+	if err != nil {
+		e.logger.Warn("cannot read cluster staleness; answering without it", "err", err)
+		a.warnf("cluster staleness could not be read")
+		return
+	}
+	if e.opts.Cluster != store.CombinedID {
+		stale = slices.DeleteFunc(slices.Clone(stale), func(c string) bool { return c != e.opts.Cluster })
+	}
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		a.warnf("stale clusters (no recent block; their latest costs are missing): %s", strings.Join(stale, ", "))
+	}
+}
+
+// spanOf writes a window for people: "<start> to <end>".
+func spanOf(w allocation.Window) string {
+	return w.Start.UTC().Format(time.RFC3339) + " to " + w.End.UTC().Format(time.RFC3339)
+}

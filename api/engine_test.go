@@ -1,0 +1,289 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/store"
+)
+
+func entries(res store.Resolution, w allocation.Window, skip ...time.Time) []store.IndexEntry {
+	var out []store.IndexEntry
+	for s := w.Start; s.Before(w.End); s = s.Add(res.Duration()) {
+		skipped := false
+		for _, k := range skip {
+			skipped = skipped || k.Equal(s)
+		}
+		if !skipped {
+			out = append(out, store.IndexEntry{Start: s.Unix(), End: s.Add(res.Duration()).Unix(), SHA256: s.String()})
+		}
+	}
+	return out
+}
+
+func TestAnswerPlanUsesDaysAndEdgeHours(t *testing.T) {
+	// Hours 18:00 of day0 to 06:00 of day0+3; days 1 and 2 whole; day 2's 1d
+	// block is missing (its hours are there), day0+3 02:00 is missing.
+	w := win(day0.Add(18*time.Hour), 2*day+12*time.Hour)
+	daily := entries(store.Daily, win(day0, 4*day), day0.Add(2*day))
+	hourly := entries(store.Hourly, win(day0, 4*day), day0.Add(3*day+2*time.Hour))
+	p := planBlocks(w, daily, hourly, dayUsableFor(w, 0, allocation.AccumulateNone))
+
+	count := map[store.Resolution]int{}
+	for _, b := range p.blocks {
+		count[b.res]++
+		require.True(t, !b.entry.Window().Start.Before(w.Start) && !b.entry.Window().End.After(w.End), "block %s outside window", b.entry.Window())
+	}
+	require.Equal(t, 1, count[store.Daily], "day 1 as one block")
+	require.Equal(t, 6+24+5, count[store.Hourly], "edges and the day without its 1d block")
+	require.Equal(t, []allocation.Window{win(day0.Add(3*day+2*time.Hour), time.Hour)}, p.missing)
+}
+
+func TestAnswerPlanStepsSplitDays(t *testing.T) {
+	w := win(day0, 2*day)
+	daily := entries(store.Daily, w)
+	hourly := entries(store.Hourly, w)
+	for _, tc := range []struct {
+		step  time.Duration
+		acc   allocation.Accumulation
+		daily int
+	}{
+		{0, allocation.AccumulateNone, 2},
+		{day, allocation.AccumulateNone, 2},
+		{2 * day, allocation.AccumulateNone, 2},
+		{6 * time.Hour, allocation.AccumulateNone, 0},
+		{36 * time.Hour, allocation.AccumulateNone, 1}, // the boundary splits day 2 only
+		{0, allocation.AccumulateHour, 0},
+		{0, allocation.AccumulateWeek, 2},
+	} {
+		p := planBlocks(w, daily, hourly, dayUsableFor(w, tc.step, tc.acc))
+		n := 0
+		for _, b := range p.blocks {
+			if b.res == store.Daily {
+				n++
+			}
+		}
+		require.Equal(t, tc.daily, n, "step %s accumulate %s", tc.step, tc.acc)
+		require.Empty(t, p.missing)
+	}
+}
+
+func namespaceQuery(w allocation.Window) Query {
+	return Query{Window: w, Options: allocation.AggregateOptions{
+		By:   allocation.AggregateBy{{Property: allocation.PropertyNamespace}},
+		Idle: allocation.IdleOptions{Include: true},
+	}}
+}
+
+func TestAnswerFederatedTotalsEqualInputs(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{CacheBytes: 64 << 20})
+	require.NoError(t, err)
+	w := win(day0, day+fixtureHours*time.Hour)
+	ans, err := eng.Answer(context.Background(), namespaceQuery(w))
+	require.NoError(t, err)
+	require.Len(t, ans.Sets, 1)
+	require.Equal(t, w, ans.Sets[0].Window)
+	require.Empty(t, ans.Warnings)
+	require.InDelta(t, f.inputCost, ans.Sets[0].TotalCost(), 1e-9*f.inputCost)
+	_, ok := ans.Sets[0].Get("ns-3")
+	require.True(t, ok)
+	_, ok = ans.Sets[0].Get(allocation.IdleSuffix)
+	require.True(t, ok)
+
+	// One cluster's own blocks answer the same as its part of the combined
+	// store.
+	own, err := NewEngine(f.st, EngineOptions{Cluster: "east"})
+	require.NoError(t, err)
+	eastOnly, err := own.Answer(context.Background(), namespaceQuery(w))
+	require.NoError(t, err)
+	q := namespaceQuery(w)
+	q.Options.Filter, err = allocation.ParseFilter(`cluster:"east"`)
+	require.NoError(t, err)
+	filtered, err := eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Equal(t, eastOnly.Sets[0].Len(), filtered.Sets[0].Len())
+	require.InDelta(t, eastOnly.Sets[0].TotalCost(), filtered.Sets[0].TotalCost(), 1e-9*f.inputCost)
+}
+
+func TestAnswerStepsAndAccumulate(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	w := win(day0, day+fixtureHours*time.Hour)
+
+	q := namespaceQuery(w)
+	q.Step = 6 * time.Hour
+	ans, err := eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Len(t, ans.Sets, 5)
+	var sum float64
+	for i, s := range ans.Sets {
+		require.Equal(t, win(day0.Add(time.Duration(i)*6*time.Hour), 6*time.Hour), s.Window)
+		sum += s.TotalCost()
+	}
+	require.Empty(t, ans.Sets[1].Allocations, "day0 has no 1h blocks, so a 6h step of it is empty")
+	require.Contains(t, ans.Warnings[0], "no data for "+spanOf(win(day0, day)))
+
+	q = namespaceQuery(w)
+	q.Accumulate = allocation.AccumulateDay
+	ans, err = eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Len(t, ans.Sets, 2)
+	require.InDelta(t, f.inputCost, ans.Sets[0].TotalCost()+ans.Sets[1].TotalCost(), 1e-9*f.inputCost)
+}
+
+func TestAnswerWarnsMissingRoundedAndStale(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{StaleClusters: func(context.Context) ([]string, error) { return []string{"west"}, nil }})
+	require.NoError(t, err)
+	w := allocation.Window{Start: day0.Add(day + 30*time.Minute), End: day0.Add(day + 9*time.Hour)}
+	ans, err := eng.Answer(context.Background(), namespaceQuery(w))
+	require.NoError(t, err)
+	require.Len(t, ans.Warnings, 3, "%q", ans.Warnings)
+	require.Contains(t, ans.Warnings[0], "widened to whole hours")
+	require.Contains(t, ans.Warnings[1], "no data for "+spanOf(win(day0.Add(day+fixtureHours*time.Hour), 3*time.Hour)))
+	require.Contains(t, ans.Warnings[2], "stale clusters")
+	require.Contains(t, ans.Warnings[2], "west")
+	require.Equal(t, win(day0.Add(day), 9*time.Hour), ans.Sets[0].Window)
+}
+
+func TestAnswerCacheHits(t *testing.T) {
+	f := newFleet(t)
+	src := &countingSource{Source: f.st}
+	reg := prometheus.NewRegistry()
+	eng, err := NewEngine(src, EngineOptions{CacheBytes: 64 << 20, Registerer: reg})
+	require.NoError(t, err)
+	q := namespaceQuery(win(day0, day+fixtureHours*time.Hour))
+	first, err := eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	reads := src.reads.Load()
+	require.Equal(t, int64(1+fixtureHours), reads)
+
+	second, err := eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Equal(t, reads, src.reads.Load(), "second answer reads no block")
+	require.Equal(t, first, second)
+	require.Equal(t, float64(reads), testutil.ToFloat64(eng.metrics.hits))
+	require.Equal(t, float64(reads), testutil.ToFloat64(eng.metrics.misses))
+
+	// A cache too small for any block reads every time, correctly.
+	tiny, err := NewEngine(src, EngineOptions{CacheBytes: 10})
+	require.NoError(t, err)
+	third, err := tiny.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Equal(t, 2*reads, src.reads.Load())
+	require.Equal(t, first, third)
+}
+
+func TestAnswerCacheBound(t *testing.T) {
+	c := newBlockCache(3 * approxRowBytes * 3)
+	rows := make([]allocation.Allocation, 2) // 3 units each with the +1
+	load := func(context.Context) ([]allocation.Allocation, error) { return rows, nil }
+	for i := range 5 {
+		_, hit, err := c.get(context.Background(), fmt.Sprint(i), load)
+		require.NoError(t, err)
+		require.False(t, hit)
+	}
+	b, n := c.stats()
+	require.Equal(t, 3, n)
+	require.LessOrEqual(t, b, int64(9*approxRowBytes))
+	_, hit, _ := c.get(context.Background(), "4", load)
+	require.True(t, hit)
+	_, hit, _ = c.get(context.Background(), "0", load)
+	require.False(t, hit, "least recently used went first")
+}
+
+func TestAnswerConcurrent(t *testing.T) {
+	f := newFleet(t)
+	src := &countingSource{Source: f.st}
+	eng, err := NewEngine(src, EngineOptions{CacheBytes: 64 << 20})
+	require.NoError(t, err)
+	q := namespaceQuery(win(day0, day+fixtureHours*time.Hour))
+	want, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	wantAns, err := want.Answer(context.Background(), q)
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			ans, err := eng.Answer(context.Background(), q)
+			if err == nil && ans.Sets[0].TotalCost() != wantAns.Sets[0].TotalCost() {
+				err = errors.New("concurrent answer differs")
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(1+fixtureHours), src.reads.Load(), "concurrent loads of one block are joined")
+}
+
+func TestAnswerUnreadableBlockIsAWarning(t *testing.T) {
+	f := newFleet(t)
+	src := &countingSource{Source: f.st, fail: &store.BlockError{Key: "k", Reason: store.ErrHashMismatch}}
+	eng, err := NewEngine(src, EngineOptions{})
+	require.NoError(t, err)
+	ans, err := eng.Answer(context.Background(), namespaceQuery(win(day0, day)))
+	require.NoError(t, err)
+	require.Empty(t, ans.Sets[0].Allocations)
+	require.Contains(t, ans.Warnings[0], "could not be read")
+
+	src.fail = errors.New("bucket down")
+	_, err = eng.Answer(context.Background(), namespaceQuery(win(day0, day)))
+	require.ErrorContains(t, err, "bucket down")
+}
+
+func TestAnswerBadQuery(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	q := namespaceQuery(win(day0, day))
+	q.Step = 90 * time.Minute
+	_, err = eng.Answer(context.Background(), q)
+	var pe *ParamError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "step", pe.Param)
+	_, err = NewEngine(f.st, EngineOptions{Cluster: "../x"})
+	require.Error(t, err)
+}
+
+func TestAnswerTTLCache(t *testing.T) {
+	now := day0
+	reads := 0
+	fail := false
+	c := NewTTLCache(time.Minute, func() time.Time { return now }, func(context.Context) (int, error) {
+		reads++
+		if fail {
+			return 0, errors.New("down")
+		}
+		return reads, nil
+	})
+	v, err := c.Get(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	now = now.Add(59 * time.Second)
+	v, _ = c.Get(context.Background())
+	require.Equal(t, 1, v, "kept within the TTL")
+	now = now.Add(time.Second)
+	fail = true
+	_, err = c.Get(context.Background())
+	require.Error(t, err, "expired, and the fresh read failed")
+	fail = false
+	v, _ = c.Get(context.Background())
+	require.Equal(t, 3, v)
+}

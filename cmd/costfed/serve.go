@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/costfed/costfed/api"
+	"github.com/costfed/costfed/config"
+	"github.com/costfed/costfed/federator"
+	"github.com/costfed/costfed/store"
+)
+
+// coverageTTL is how long /status and the stale-cluster warnings reuse one
+// reading of every index.
+const coverageTTL = 30 * time.Second
+
+// runServe implements "costfed serve": the OpenCost-compatible query API over
+// the combined store, until SIGTERM.
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve --config federator.yaml [--listen addr]")
+	cfgPath := fs.String("config", "", "path of federator.yaml (required; its server section configures the API)")
+	listen := fs.String("listen", "", "listen address (default: server.listen_address, :9003)")
+	var lf logFlags
+	lf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *cfgPath == "" {
+		return usagef("--config is required")
+	}
+	logger, err := lf.logger(e)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.LoadFederator(*cfgPath, lookupEnvFrom(e))
+	if err != nil {
+		return usageError{err}
+	}
+	if *listen != "" {
+		cfg.Server.ListenAddress = *listen
+	}
+	token, err := bearerToken(cfg.Server)
+	if err != nil {
+		return usageError{err}
+	}
+	reg := newRegistry()
+	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)
+	if err != nil {
+		return err
+	}
+	defer bkt.Close()
+	h, err := newServeHandler(store.New(bkt, store.Options{Logger: logger}), cfg, token, logger, reg, time.Now)
+	if err != nil {
+		return err
+	}
+	srv := api.NewServer(h, api.ServerOptions{ReadTimeout: time.Duration(cfg.Server.ReadTimeout), WriteTimeout: time.Duration(cfg.Server.WriteTimeout)})
+	return serveUntilDone(ctx, logger, cfg.Server.ListenAddress, srv)
+}
+
+// bearerToken returns the configured token, read from its file when one is
+// named; "" means no authentication.
+func bearerToken(s config.Server) (string, error) {
+	if s.BearerTokenFile == "" {
+		return string(s.BearerToken), nil
+	}
+	data, err := os.ReadFile(s.BearerTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("server.bearer_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", fmt.Errorf("server.bearer_token_file: %s is empty", s.BearerTokenFile)
+	}
+	return tok, nil
+}
+
+// newServeHandler wires the store, its coverage and the config into the API
+// handler.
+func newServeHandler(st *store.Store, cfg config.Federator, token string, logger *slog.Logger, reg *prometheus.Registry, now func() time.Time) (http.Handler, error) {
+	staleAfter := time.Duration(cfg.StaleAfter)
+	cov := api.NewTTLCache(coverageTTL, now, func(ctx context.Context) (federator.Coverage, error) {
+		return federator.ReadCoverage(ctx, st, now(), staleAfter)
+	})
+	eng, err := api.NewEngine(st, api.EngineOptions{
+		CacheBytes:    int64(cfg.Server.CacheBytes),
+		StaleClusters: func(ctx context.Context) ([]string, error) { return staleClusters(ctx, cov) },
+		Logger:        logger,
+		Registerer:    reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.NewHandler(api.HandlerOptions{
+		Engine:       eng,
+		BearerToken:  token,
+		QueryTimeout: time.Duration(cfg.Server.WriteTimeout),
+		Now:          now,
+		Status:       func(ctx context.Context) (any, error) { return cov.Get(ctx) },
+		Gatherer:     reg,
+		Logger:       logger,
+		Registerer:   reg,
+	})
+}
+
+func staleClusters(ctx context.Context, cov *api.TTLCache[federator.Coverage]) ([]string, error) {
+	c, err := cov.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, cc := range c.Clusters {
+		if cc.Stale {
+			out = append(out, cc.Cluster)
+		}
+	}
+	return out, nil
+}
+
+// serveUntilDone serves srv on addr until ctx is done, then shuts it down,
+// giving running queries a few seconds to finish.
+func serveUntilDone(ctx context.Context, logger *slog.Logger, addr string, srv *http.Server) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("serving the allocation API", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("shutdown cut running requests", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %s: %w", addr, err)
+	}
+	return nil
+}
