@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/api"
 	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/etl"
 	"github.com/costfed/costfed/federator"
@@ -26,12 +28,14 @@ import (
 // backfills its blocks from it into a FILESYSTEM store; the federator merges
 // them; the report compares the combined store with the simulation's truth.
 func runDemo(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "demo", "demo [--dir DIR] [--clusters 3] [--nodes 3] [--days 3] [--seed 1]")
+	fs := newFlagSet(e, "demo", "demo [--dir DIR] [--clusters 3] [--nodes 3] [--days 3] [--seed 1] [--serve [--listen ADDR]]")
 	dir := fs.String("dir", "", "working directory for the TSDB and the store (default: a temporary directory, removed afterwards)")
 	clusters := fs.Int("clusters", 3, "simulated clusters")
 	nodes := fs.Int("nodes", 3, "nodes per cluster")
 	days := fs.Int("days", 3, "simulated days, ending 2024-01-08T00:00:00Z")
 	seed := fs.Int64("seed", 1, "simulation seed")
+	serve := fs.Bool("serve", false, "keep the allocation API up on --listen afterwards and print example queries (Ctrl-C stops it)")
+	listen := fs.String("listen", "127.0.0.1:9003", "address of the API with --serve")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -51,7 +55,31 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	cfg.Seed, cfg.Clusters, cfg.NodesPerCluster = *seed, *clusters, *nodes
 	cfg.Start = cfg.End.Add(-time.Duration(*days) * 24 * time.Hour)
 	d := &demo{e: e, cfg: cfg, dir: work, started: time.Now()}
-	return d.run(ctx)
+	if err := d.run(ctx); err != nil {
+		return err
+	}
+	if *serve {
+		return d.serve(ctx, *listen)
+	}
+	return nil
+}
+
+// serve keeps the allocation API up over the demo's combined store.
+func (d *demo) serve(ctx context.Context, addr string) error {
+	logger := slog.New(slog.NewTextHandler(d.e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := config.DefaultFederator()
+	h, err := newServeHandler(d.st, cfg, "", logger, newRegistry(), time.Now)
+	if err != nil {
+		return err
+	}
+	window := d.cfg.Start.Format(time.RFC3339) + "," + d.cfg.End.Format(time.RFC3339)
+	fmt.Fprintf(d.e.stdout, "\nThe allocation API is up on http://%s (Ctrl-C stops it). Try:\n", addr)
+	for _, q := range []string{"aggregate=cluster", "aggregate=namespace&includeIdle=true", "aggregate=cluster,namespace&shareIdle=true", "aggregate=controllerKind&step=1d", "aggregate=pod&filter=namespace:%22ml%22"} {
+		fmt.Fprintf(d.e.stdout, "  curl -s 'http://%s/allocation?window=%s&%s'\n", addr, window, q)
+	}
+	fmt.Fprintf(d.e.stdout, "  costfed query --store %s --window %s --aggregate namespace\n", filepath.Join(d.dir, "federated-store.yaml"), window)
+	srv := api.NewServer(h, api.ServerOptions{ReadTimeout: time.Duration(cfg.Server.ReadTimeout), WriteTimeout: time.Duration(cfg.Server.WriteTimeout)})
+	return serveUntilDone(ctx, logger, addr, srv)
 }
 
 type demo struct {

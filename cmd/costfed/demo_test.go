@@ -1,13 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/costfed/costfed/internal/testinfra"
+	"github.com/costfed/costfed/sim"
 )
 
 // TestDemo runs the README's first command, smaller: simulate, backfill every
@@ -33,4 +43,76 @@ func TestDemo(t *testing.T) {
 
 	code, _, _ = runCmd(t, "demo", "--clusters", "0")
 	require.Equal(t, 2, code)
+}
+
+// TestDemoServeAnswersEqualGroundTruth keeps the demo's API up and checks the
+// OpenCost-compatible answers against the simulation's ground truth: cluster
+// totals (idle included) within 0.1 %, namespaces within 0.5 %.
+func TestDemoServeAnswersEqualGroundTruth(t *testing.T) {
+	port := testinfra.FreePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var out, errb bytes.Buffer
+	go func() {
+		done <- run(ctx, &env{stdout: &out, stderr: &errb}, []string{"demo", "--dir", t.TempDir(), "--clusters", "2", "--nodes", "2", "--days", "1",
+			"--serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)})
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 60*time.Second)
+
+	cfg := sim.DefaultConfig()
+	cfg.Clusters, cfg.NodesPerCluster = 2, 2
+	cfg.Start = cfg.End.Add(-24 * time.Hour)
+	fleet, err := sim.New(cfg)
+	require.NoError(t, err)
+	truth, err := collectDemoTruth(context.Background(), fleet)
+	require.NoError(t, err)
+
+	window := cfg.Start.Format(time.RFC3339) + "," + cfg.End.Format(time.RFC3339)
+	answer := func(params string) map[string]float64 {
+		resp, err := http.Get(base + "/allocation?window=" + window + "&" + params)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		var body struct {
+			Code int                                 `json:"code"`
+			Data []map[string]map[string]interface{} `json:"data"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		require.Len(t, body.Data, 1)
+		got := map[string]float64{}
+		for name, a := range body.Data[0] {
+			got[name], _ = a["totalCost"].(float64)
+		}
+		return got
+	}
+	// Idle is one __idle__ row across clusters unless split, as in OpenCost:
+	// each cluster's own rows are its total less its idle.
+	clusters := answer("aggregate=cluster&includeIdle=true")
+	var sumGot, sumTruth float64
+	for c, want := range truth.cluster {
+		require.InEpsilon(t, want-truth.idle[c], clusters[c], 0.001, "cluster %s without idle (tolerance 0.1 %%): %v", c, clusters)
+		sumTruth += want
+	}
+	for _, v := range clusters {
+		sumGot += v
+	}
+	require.InEpsilon(t, sumTruth, sumGot, 0.001, "fleet total with idle (tolerance 0.1 %%)")
+	// Unmounted volumes and load balancers have their own rows (namespace
+	// kept, pod __unmounted__); the truth's namespaces are containers only.
+	namespaces := answer("aggregate=cluster,namespace&filter=" + url.QueryEscape(`pod!:"__unmounted__"`))
+	for key, want := range truth.namespace {
+		if want < 0.01 {
+			continue // a cent's worth: relative error is meaningless
+		}
+		require.InEpsilon(t, want, namespaces[key], 0.005, "namespace %s (tolerance 0.5 %%)", key)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errb.String())
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo --serve did not stop")
+	}
+	require.Contains(t, out.String(), "curl -s 'http://127.0.0.1:")
 }
