@@ -52,16 +52,6 @@ func expandEnv(s string, lookup func(string) (string, bool)) (string, error) {
 	return b.String(), nil
 }
 
-func validEnvName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		if !letter && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
+// validEnvName: environment variable names follow the same identifier rule
+// as Prometheus label names ([A-Za-z_][A-Za-z0-9_]*).
+func validEnvName(name string) bool { return validLabelName(name) }

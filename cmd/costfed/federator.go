@@ -27,16 +27,9 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" {
-		return usagef("--config is required")
-	}
-	logger, err := lf.logger(e)
+	cfg, logger, err := loadFederatorConfig(e, *cfgPath, lf)
 	if err != nil {
 		return err
-	}
-	cfg, err := config.LoadFederator(*cfgPath, lookupEnvFrom(e))
-	if err != nil {
-		return usageError{err}
 	}
 	reg := newRegistry()
 	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)
@@ -107,4 +100,21 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// loadFederatorConfig is what federator and serve share: a required
+// --config, the logger, and federator.yaml loaded and validated.
+func loadFederatorConfig(e *env, path string, lf logFlags) (config.Federator, *slog.Logger, error) {
+	if path == "" {
+		return config.Federator{}, nil, usagef("--config is required")
+	}
+	logger, err := lf.logger(e)
+	if err != nil {
+		return config.Federator{}, nil, err
+	}
+	cfg, err := config.LoadFederator(path, lookupEnvFrom(e))
+	if err != nil {
+		return config.Federator{}, nil, usageError{err}
+	}
+	return cfg, logger, nil
 }

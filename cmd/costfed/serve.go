@@ -37,16 +37,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *cfgPath == "" {
-		return usagef("--config is required")
-	}
-	logger, err := lf.logger(e)
+	cfg, logger, err := loadFederatorConfig(e, *cfgPath, lf)
 	if err != nil {
 		return err
-	}
-	cfg, err := config.LoadFederator(*cfgPath, lookupEnvFrom(e))
-	if err != nil {
-		return usageError{err}
 	}
 	if *listen != "" {
 		cfg.Server.ListenAddress = *listen
