@@ -218,7 +218,11 @@ func (q *query) addIdle(i int) {
 	switch {
 	case whole:
 		s.add(a)
-	case !none:
+	case none && (a.TotalCost() == a.CPUTotalCost()+a.RAMTotalCost()+a.GPUTotalCost() || !q.opts.Filter.Matches(a)):
+		// everything it had was shared out, or the filter excludes the rest
+	default:
+		// What sharing does not move (an idle row's volume, network or other
+		// cost) stays on the idle row, so totals are conserved.
 		c := *a
 		scaleResources(&c, f)
 		s.add(&c)
