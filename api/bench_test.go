@@ -171,3 +171,12 @@ func BenchmarkMonthPlainArrowScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestMain removes the month fixture, which outlives single benchmarks.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if monthFixture.dir != "" {
+		_ = os.RemoveAll(monthFixture.dir)
+	}
+	os.Exit(code)
+}
