@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -33,7 +34,7 @@ func NewClusterFilter(label, value string) (*ClusterFilter, error) {
 	if !isLegacyLabelName(label) {
 		return nil, fmt.Errorf("cluster filter: label %q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", label)
 	}
-	if label == labels.MetricName {
+	if label == model.MetricNameLabel {
 		return nil, fmt.Errorf("cluster filter: label %q is the metric name", label)
 	}
 	if value == "" {

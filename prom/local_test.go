@@ -123,7 +123,7 @@ func TestLocalIncludeWAL(t *testing.T) {
 	db, err := tsdb.Open(dir, nil, nil, tsdb.DefaultOptions(), nil)
 	require.NoError(t, err)
 	app := db.Appender(context.Background())
-	ls := labels.FromStrings(labels.MetricName, "up", "job", "x")
+	ls := labels.FromStrings(model.MetricNameLabel, "up", "job", "x")
 	base := sim.DefaultEnd.UnixMilli()
 	for i := int64(0); i < 10; i++ {
 		_, err := app.Append(0, ls, base+i*60_000, float64(i))

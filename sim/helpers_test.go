@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -207,16 +208,16 @@ func readTSDB(t testing.TB, dir string) map[string][]omSample {
 // readQuerier appends every series' samples of q to out.
 func readQuerier(t testing.TB, q storage.Querier, out map[string][]omSample) {
 	t.Helper()
-	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	var it chunkenc.Iterator
 	for ss.Next() {
 		s := ss.At()
 		var b strings.Builder
-		b.WriteString(s.Labels().Get(labels.MetricName))
+		b.WriteString(s.Labels().Get(model.MetricNameLabel))
 		b.WriteByte('{')
 		first := true
 		s.Labels().Range(func(l labels.Label) {
-			if l.Name == labels.MetricName {
+			if l.Name == model.MetricNameLabel {
 				return
 			}
 			if !first {

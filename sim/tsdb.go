@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -159,7 +160,7 @@ func (s *tsdbSink) family(string, string, metricType) error { return nil }
 
 func (s *tsdbSink) series(metric string, ls []label) error {
 	s.b.Reset()
-	s.b.Add(labels.MetricName, metric)
+	s.b.Add(model.MetricNameLabel, metric)
 	for _, l := range ls {
 		s.b.Add(l.name, l.value)
 	}
@@ -172,7 +173,7 @@ func (s *tsdbSink) series(metric string, ls []label) error {
 func (s *tsdbSink) sample(t int64, v float64) error {
 	ref, err := s.app.Append(s.ref, s.lset, t*1000, v)
 	if err != nil {
-		return fmt.Errorf("append %s at %d: %w", s.lset.Get(labels.MetricName), t, err)
+		return fmt.Errorf("append %s at %d: %w", s.lset.Get(model.MetricNameLabel), t, err)
 	}
 	s.ref = ref
 	s.total++
