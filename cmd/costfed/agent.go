@@ -115,11 +115,11 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 			return etl.OldestSample(ctx, s.src, time.Now(), maxRetention(s.policies))
 		},
 	}
-	stopHTTP, err := serveHTTP(ctx, s.logger, s.cfg.ListenAddress, opsMux(s.reg, func() any { return agent.Status() }))
+	ops, err := startHTTP(s.logger, s.cfg.ListenAddress, opsServer(s.reg, func() any { return agent.Status() }))
 	if err != nil {
 		return err
 	}
-	defer stopHTTP()
+	defer func() { _ = ops.Stop(ctx) }()
 
 	// Builds run on a context that outlives the signal by the grace period, so
 	// an in-flight window can finish; past it, the build is abandoned before

@@ -53,11 +53,11 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	stopHTTP, err := serveHTTP(ctx, logger, cfg.ListenAddress, opsMux(reg, func() any { return fed.LastReport() }))
+	ops, err := startHTTP(logger, cfg.ListenAddress, opsServer(reg, func() any { return fed.LastReport() }))
 	if err != nil {
 		return err
 	}
-	defer stopHTTP()
+	defer func() { _ = ops.Stop(ctx) }()
 
 	c := cron.New(cron.WithChain(cron.Recover(cronLogger{logger}), cron.SkipIfStillRunning(cronLogger{logger})))
 	pass := func() { _, _ = fed.RunOnce(ctx) }

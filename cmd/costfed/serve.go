@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -119,31 +117,4 @@ func staleClusters(ctx context.Context, cov *api.TTLCache[federator.Coverage]) (
 		}
 	}
 	return out, nil
-}
-
-// serveUntilDone serves srv on addr until ctx is done, then shuts it down,
-// giving running queries a few seconds to finish.
-func serveUntilDone(ctx context.Context, logger *slog.Logger, addr string, srv *http.Server) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("serving the allocation API", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve on %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		logger.Warn("shutdown cut running requests", "err", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve on %s: %w", addr, err)
-	}
-	return nil
 }

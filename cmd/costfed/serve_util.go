@@ -69,28 +69,62 @@ func openBucket(ctx context.Context, e *env, logger *slog.Logger, path string, r
 	return bkt, nil
 }
 
-// serveHTTP serves mux on addr until ctx is done, then shuts down gracefully.
-// It returns once the listener is up (or failed), so callers can go on.
-func serveHTTP(ctx context.Context, logger *slog.Logger, addr string, mux http.Handler) (stop func(), err error) {
+// runningServer is an HTTP server started by startHTTP.
+type runningServer struct {
+	srv    *http.Server
+	done   chan struct{} // closed when Serve returns
+	err    error         // Serve's error, other than ErrServerClosed
+	logger *slog.Logger
+}
+
+// startHTTP listens on addr and serves srv in the background; it returns once
+// the listener is up (or failed), so callers can go on.
+func startHTTP(logger *slog.Logger, addr string, srv *http.Server) (*runningServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
+	rs := &runningServer{srv: srv, done: make(chan struct{}), logger: logger}
 	go func() {
-		defer close(done)
+		defer close(rs.done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server stopped", "addr", addr, "err", err)
+			rs.err = fmt.Errorf("serve on %s: %w", addr, err)
 		}
 	}()
 	logger.Info("listening", "addr", ln.Addr().String())
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		<-done
-	}, nil
+	return rs, nil
+}
+
+// Stop shuts the server down, giving running requests a few seconds, and
+// returns what made it stop if it was not the shutdown.
+func (rs *runningServer) Stop(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := rs.srv.Shutdown(sctx); err != nil {
+		rs.logger.Warn("shutdown cut running requests", "err", err)
+	}
+	<-rs.done
+	return rs.err
+}
+
+// serveUntilDone serves srv on addr until ctx is done (or the server fails),
+// then shuts it down.
+func serveUntilDone(ctx context.Context, logger *slog.Logger, addr string, srv *http.Server) error {
+	rs, err := startHTTP(logger, addr, srv)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-rs.done:
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	}
+	return rs.Stop(ctx)
+}
+
+// opsServer is the HTTP server of the long-running jobs' ops endpoints.
+func opsServer(reg *prometheus.Registry, status func() any) *http.Server {
+	return &http.Server{Handler: opsMux(reg, status), ReadHeaderTimeout: 10 * time.Second}
 }
 
 // opsMux serves /metrics from reg, /healthz, and /status from status().
