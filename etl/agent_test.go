@@ -132,6 +132,7 @@ func TestAgentTicksRefreshThenFinalizeOnce(t *testing.T) {
 	require.Equal(t, 0.0, testutil.ToFloat64(a.Builder.Metrics.failed.WithLabelValues("1h", "query")))
 	require.Greater(t, testutil.ToFloat64(a.Builder.Metrics.built.WithLabelValues("1h")), 5.0)
 	require.Greater(t, testutil.ToFloat64(a.Builder.Metrics.samples), 0.0)
+	require.Equal(t, float64(clock.t.Unix()), testutil.ToFloat64(a.Builder.Metrics.lastSuccess.WithLabelValues("1h")), "timestamps come from the injected clock")
 }
 
 func TestAgentTickNeedsTheSourceFloor(t *testing.T) {

@@ -99,7 +99,7 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 			defer func() { <-sem; wg.Done() }()
 			r := b.buildOne(ctx, t, opts, &commitMu)
 			results[i] = r
-			b.Metrics.observe(r)
+			b.Metrics.observe(r, b.now())
 			if progress != nil {
 				progressMu.Lock()
 				progress(r)

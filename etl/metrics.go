@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -54,7 +55,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) observe(r Result) {
+// observe records one build result; now is the builder's clock.
+func (m *Metrics) observe(r Result, now time.Time) {
 	if m == nil {
 		return
 	}
@@ -65,7 +67,7 @@ func (m *Metrics) observe(r Result) {
 	switch {
 	case r.Err == nil && r.Committed:
 		m.built.WithLabelValues(res).Inc()
-		m.lastSuccess.WithLabelValues(res).SetToCurrentTime()
+		m.lastSuccess.WithLabelValues(res).Set(float64(now.Unix()))
 	case r.Err == nil:
 	case errors.Is(r.Err, store.ErrWouldEraseData):
 		m.failed.WithLabelValues(res, "refused_empty").Inc()
