@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,12 +264,7 @@ func TestAgentTicksAgainstRealServers(t *testing.T) {
 	port := testinfra.FreePort(t)
 	cfgPath := filepath.Join(f.dir, "agent-cmd.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf("cluster_id: cluster-01\nstore: federated-store.yaml\nlisten_address: 127.0.0.1:%d\nprometheus:\n  url: %s\n  cluster_filter: true\n", port, f.promURL)), 0o600))
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	var stdout, stderr bytes.Buffer
-	go func() {
-		done <- run(cctx, &env{stdout: &stdout, stderr: &stderr}, []string{"agent", "--config", cfgPath, "--shutdown-grace", "2s"})
-	}()
+	cmd := startBackground("agent", "--config", cfgPath, "--shutdown-grace", "2s")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 20*time.Second)
 	require.Eventually(t, func() bool {
@@ -278,21 +272,5 @@ func TestAgentTicksAgainstRealServers(t *testing.T) {
 		return strings.Contains(body, `"cluster": "cluster-01"`) && strings.Contains(body, `"lastTick"`)
 	}, 20*time.Second, 100*time.Millisecond, "the first tick runs at start")
 	require.Contains(t, httpGet(t, base+"/metrics"), "costfed_agent_blocks_built_total")
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("the agent did not stop on cancellation")
-	}
-}
-
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
+	cmd.stop(t)
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,15 +47,9 @@ func TestDemo(t *testing.T) {
 // OpenCost-compatible answers against the simulation's ground truth: cluster
 // totals (idle included) within 0.1 %, every namespace within 0.5 %.
 func TestDemoServeAnswersEqualGroundTruth(t *testing.T) {
-	port := testinfra.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var out, errb bytes.Buffer
-	go func() {
-		done <- run(ctx, &env{stdout: &out, stderr: &errb}, []string{"demo", "--dir", t.TempDir(), "--clusters", "2", "--nodes", "2", "--days", "1",
-			"--serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)})
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr := freeAddr(t)
+	demo := startBackground("demo", "--dir", t.TempDir(), "--clusters", "2", "--nodes", "2", "--days", "1", "--serve", "--listen", addr)
+	base := "http://" + addr
 	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 60*time.Second)
 
 	cfg := sim.DefaultConfig()
@@ -104,12 +96,6 @@ func TestDemoServeAnswersEqualGroundTruth(t *testing.T) {
 	for key, want := range truth.namespace {
 		require.InEpsilon(t, want, namespaces[key], 0.005, "namespace %s (tolerance 0.5 %%)", key)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, errb.String())
-	case <-time.After(15 * time.Second):
-		t.Fatal("demo --serve did not stop")
-	}
-	require.Contains(t, out.String(), "curl -s 'http://127.0.0.1:")
+	demo.stop(t)
+	require.Contains(t, demo.stdout.String(), "curl -s 'http://127.0.0.1:")
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,32 +98,12 @@ func TestFederatorServesOpsEndpointsAndStops(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "federated-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+filepath.Join(dir, "b")+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "federator.yaml"), []byte(cfg), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var out, errb bytes.Buffer
-	go func() {
-		done <- run(ctx, &env{stdout: &out, stderr: &errb}, []string{"federator", "--config", filepath.Join(dir, "federator.yaml")})
-	}()
+	fed := startBackground("federator", "--config", filepath.Join(dir, "federator.yaml"))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	testinfra.WaitHTTP(t, base+"/healthz", testinfra.StatusIs(200), 10*time.Second)
-	get := func(path string) string {
-		resp, err := http.Get(base + path)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode, path)
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
 	require.Eventually(t, func() bool {
-		return strings.Contains(get("/metrics"), `costfed_federator_passes_total{result="success"} 1`)
+		return strings.Contains(httpGet(t, base+"/metrics"), `costfed_federator_passes_total{result="success"} 1`)
 	}, 10*time.Second, 50*time.Millisecond, "the first pass runs at start")
-	require.Contains(t, get("/status"), `"merged"`)
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, errb.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("federator did not stop after cancellation")
-	}
+	require.Contains(t, httpGet(t, base+"/status"), `"merged"`)
+	fed.stop(t)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +18,6 @@ import (
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server's log and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 func TestServeAnswersAndStops(t *testing.T) {
 	f := newQueryFixture(t)
@@ -53,12 +27,8 @@ func TestServeAnswersAndStops(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte("store: federated-store.yaml\nserver:\n  bearer_token_file: token\n  read_timeout: 2s\n  write_timeout: 5s\n"), 0o600))
 
 	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, &env{stdout: io.Discard, stderr: &stderr}, []string{"serve", "--config", cfg, "--listen", addr})
-	}()
+	srv := startBackground("serve", "--config", cfg, "--listen", addr)
+	stderr := &srv.stderr
 	base := "http://" + addr
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/healthz")
@@ -113,13 +83,7 @@ func TestServeAnswersAndStops(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Contains(t, body, `"message":"window: `)
 
-	cancel()
-	select {
-	case code := <-done:
-		require.Equal(t, 0, code, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on cancel")
-	}
+	srv.stop(t)
 	require.NotContains(t, stderr.String(), "t0ken", "the token never reaches the log")
 }
 
