@@ -2,31 +2,31 @@ package etl
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/costfed/costfed/internal/testinfra"
+	"github.com/costfed/costfed/internal/simtest"
 	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/sim"
 )
+
+// oldestFleetConfig is a small fleet whose data starts 30 hours before the
+// simulation's end.
+func oldestFleetConfig() sim.Config {
+	cfg := sim.DefaultConfig()
+	cfg.Clusters, cfg.NodesPerCluster = 1, 2
+	cfg.Start = cfg.End.Add(-30 * time.Hour)
+	return cfg
+}
 
 // TestOldestSampleOnASimulatedSource runs the search against a simulated
 // fleet's TSDB evaluated by the in-process engine.
 func TestOldestSampleOnASimulatedSource(t *testing.T) {
 	ctx := context.Background()
-	cfg := sim.DefaultConfig()
-	cfg.Clusters, cfg.NodesPerCluster = 1, 2
-	cfg.Start = cfg.End.Add(-30 * time.Hour)
-	fleet, err := sim.New(cfg)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	_, err = fleet.WriteTSDB(ctx, dir, sim.TSDBOptions{})
-	require.NoError(t, err)
-	src, err := prom.OpenLocal(dir, prom.LocalSandboxDir(t.TempDir()))
+	cfg := oldestFleetConfig()
+	src, err := prom.OpenLocal(simtest.TSDB(t, simtest.Fleet(t, cfg)), prom.LocalSandboxDir(t.TempDir()))
 	require.NoError(t, err)
 	defer src.Close()
 
@@ -46,23 +46,9 @@ func TestOldestSampleOnASimulatedSource(t *testing.T) {
 // TestOldestSampleOnRealPrometheus runs the same search against a real
 // Prometheus 2.42 (closed ranges) loaded with the same fleet.
 func TestOldestSampleOnRealPrometheus(t *testing.T) {
-	testinfra.NeedBinary(t, "promtool")
-	testinfra.NeedBinary(t, "prometheus")
 	ctx := context.Background()
-	cfg := sim.DefaultConfig()
-	cfg.Clusters, cfg.NodesPerCluster = 1, 2
-	cfg.Start = cfg.End.Add(-30 * time.Hour)
-	fleet, err := sim.New(cfg)
-	require.NoError(t, err)
-	om := filepath.Join(t.TempDir(), "metrics.om")
-	f, err := os.Create(om)
-	require.NoError(t, err)
-	_, err = fleet.WriteOpenMetrics(ctx, f)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	dir := t.TempDir()
-	testinfra.BackfillOpenMetrics(t, om, dir)
-	srv := testinfra.StartPrometheus(t, dir)
+	cfg := oldestFleetConfig()
+	srv := simtest.Prometheus(t, simtest.Fleet(t, cfg))
 	src, err := prom.NewHTTP(ctx, prom.HTTPConfig{URL: srv.URL})
 	require.NoError(t, err)
 	defer src.Close()

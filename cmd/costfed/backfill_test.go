@@ -21,6 +21,7 @@ import (
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/etl"
 	"github.com/costfed/costfed/internal/blocktest"
+	"github.com/costfed/costfed/internal/simtest"
 	"github.com/costfed/costfed/internal/testinfra"
 	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/sim"
@@ -41,14 +42,11 @@ type realFleet struct {
 
 func startRealFleet(t *testing.T) *realFleet {
 	t.Helper()
-	testinfra.NeedBinary(t, "promtool")
-	testinfra.NeedBinary(t, "prometheus")
 	ctx := context.Background()
 	cfg := sim.DefaultConfig()
 	cfg.Clusters, cfg.NodesPerCluster = 2, 2
 	cfg.Start = cfg.End.Add(-72 * time.Hour)
-	fleet, err := sim.New(cfg)
-	require.NoError(t, err)
+	fleet := simtest.Fleet(t, cfg)
 
 	f := &realFleet{cfg: cfg, truth: map[string]sim.ClusterTruth{}, dir: t.TempDir(), agents: map[string]string{}}
 	require.NoError(t, fleet.Truth(ctx, func(r sim.TruthRecord) error {
@@ -57,13 +55,7 @@ func startRealFleet(t *testing.T) *realFleet {
 		}
 		return nil
 	}))
-	// Blocks written by sim's TSDB writer load in Prometheus 2.42 as they
-	// are; promtool's OpenMetrics path is tested in sim and prom.
-	tsdb := filepath.Join(f.dir, "tsdb")
-	_, err = fleet.WriteTSDB(ctx, tsdb, sim.TSDBOptions{})
-	require.NoError(t, err)
-	promSrv := testinfra.StartPrometheus(t, tsdb)
-	f.promURL = promSrv.URL
+	f.promURL = simtest.Prometheus(t, fleet).URL
 
 	f.s3 = testinfra.StartVersityGW(t)
 	// The AMP guide's federated-store.yaml with only the endpoint and keys
@@ -79,7 +71,7 @@ func startRealFleet(t *testing.T) *realFleet {
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "federated-store.yaml"), []byte(storeYAML), 0o600))
 	for i := 1; i <= cfg.Clusters; i++ {
 		id := fmt.Sprintf("cluster-%02d", i)
-		y := fmt.Sprintf("cluster_id: %s\nstore: federated-store.yaml\nproducer_instance: %s-agent\nprometheus:\n  url: %s\n  cluster_filter: true\n", id, id, promSrv.URL)
+		y := fmt.Sprintf("cluster_id: %s\nstore: federated-store.yaml\nproducer_instance: %s-agent\nprometheus:\n  url: %s\n  cluster_filter: true\n", id, id, f.promURL)
 		path := filepath.Join(f.dir, id+".yaml")
 		require.NoError(t, os.WriteFile(path, []byte(y), 0o600))
 		f.agents[id] = path
