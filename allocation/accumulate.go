@@ -139,6 +139,13 @@ func sortedSets(sets []Set) ([]Set, error) {
 	return sorted, nil
 }
 
+// MergeSets sums sets into one, rows by name, by the summing rules (see
+// Accumulate). The window is w, or the union of the sets' windows when w is
+// zero. The sets are not modified and the answer shares no memory with them.
+// With Decomposable options, merging the aggregates of a set's parts gives
+// the aggregate of the whole set.
+func MergeSets(w Window, sets ...Set) Set { return mergeSets(sets, w) }
+
 // mergeSets sums sets into one, rows by name. The window is w, or the union of
 // the sets' windows when w is zero.
 func mergeSets(sets []Set, w Window) Set {

@@ -174,6 +174,25 @@ func (o AggregateOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Key is a canonical text of the options: options with one Key give one
+// answer on any set, so caches of answers key on it.
+func (o AggregateOptions) Key() string {
+	labels := DefaultLabelConfig()
+	if o.Labels != nil {
+		labels = *o.Labels
+	}
+	return fmt.Sprintf("by=%q filter=%q labels=%q idle=%+v shareNS=%q shareLabels=%q shareCost=%v shareSplit=%v",
+		o.By.String(), o.Filter.String(), labels, o.Idle, o.Share.Namespaces, o.Share.Labels, o.Share.CostPerHour, o.Share.Split)
+}
+
+// Decomposable reports whether aggregating a set part by part and merging
+// the parts with MergeSets gives the answer of aggregating it whole (up to
+// float rounding): true unless idle or costs are shared, or idle is scaled to
+// a filter, which all need totals over every row of the set.
+func (o AggregateOptions) Decomposable() bool {
+	return !(&query{opts: o}).needsPlan()
+}
+
 // Aggregate answers a query over the set: idle and shared costs distributed,
 // filtered, and summed by key (see AggregateOptions for the order of the steps).
 // The answer has the set's window and its rows sorted by name; the set itself is

@@ -9,7 +9,7 @@ import (
 	"github.com/costfed/costfed/allocation"
 )
 
-// approxRowBytes is what one decoded row is assumed to cost in memory: the
+// approxRowBytes is what one cached row is assumed to cost in memory: the
 // Allocation struct, its property strings and maps. It only has to be right
 // within a small factor for the bound to mean something.
 const approxRowBytes = 1024
@@ -18,10 +18,12 @@ const approxRowBytes = 1024
 // it when other requests wait on it.
 const loadTimeout = 2 * time.Minute
 
-// blockCache keeps decoded blocks by content hash (IndexEntry.SHA256), least
-// recently used first out, within a byte bound. A committed block's content
-// never changes under one hash, so entries never go stale. Concurrent loads of
-// one hash wait for a single read.
+// blockCache keeps per-block answers (a block's rows aggregated for one set of
+// options) by content hash and options, least recently used first out, within
+// a byte bound. A committed block's content never changes under one hash, so
+// entries never go stale. An answer is a few rows per output key, so a small
+// cache holds a month of blocks for the questions a UI asks again and again.
+// Concurrent loads of one key wait for a single read.
 type blockCache struct {
 	maxBytes int64
 

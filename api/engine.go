@@ -8,11 +8,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/store"
@@ -21,7 +21,9 @@ import (
 // Source reads committed blocks. *store.Store implements it.
 type Source interface {
 	ReadIndex(ctx context.Context, cluster string, res store.Resolution) (store.Index, error)
-	ReadBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry) (store.Block, error)
+	// ScanBlock verifies the block of an index entry and hands its rows to fn
+	// in batches of at most batchRows.
+	ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, batchRows int, fn func([]allocation.Allocation) error) (store.BlockMeta, error)
 }
 
 // Query is one cost question: a window, how to split or sum it over time, and
@@ -50,12 +52,18 @@ type Answer struct {
 type EngineOptions struct {
 	// Cluster is the prefix read: store.CombinedID (default) or one cluster.
 	Cluster string
-	// CacheBytes bounds the decoded-block cache (approximately); 0 caches
-	// nothing.
+	// CacheBytes bounds the cache of per-block answers (approximately); 0
+	// caches nothing. An entry is one block aggregated for one set of
+	// options, so it holds an answer's rows, not a block's.
 	CacheBytes int64
 	// Concurrency bounds the blocks read and aggregated at once per query
 	// (default GOMAXPROCS).
 	Concurrency int
+	// ScanBatchRows is how many rows of a block are decoded at a time
+	// (default 16,384). Memory per block being read is the object plus one
+	// batch, and for options that need the whole set (sharing, idle scaled
+	// to a filter) every row.
+	ScanBatchRows int
 	// StaleClusters, when set, lists the clusters whose data is stale; their
 	// names go into the answer's warnings.
 	StaleClusters func(ctx context.Context) ([]string, error)
@@ -91,17 +99,20 @@ func NewEngine(src Source, opts EngineOptions) (*Engine, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = runtime.GOMAXPROCS(0)
 	}
+	if opts.ScanBatchRows <= 0 {
+		opts.ScanBatchRows = defaultScanBatchRows
+	}
 	e := &Engine{src: src, opts: opts, logger: opts.Logger, cache: newBlockCache(opts.CacheBytes)}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
 	f := promauto.With(opts.Registerer)
 	e.metrics = engineMetrics{
-		hits:       f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_hits_total", Help: "Block reads answered from the decoded-block cache."}),
-		misses:     f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_misses_total", Help: "Block reads that went to the store."}),
+		hits:       f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_hits_total", Help: "Per-block answers taken from the cache."}),
+		misses:     f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_misses_total", Help: "Per-block answers computed from a block read from the store."}),
 		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks that could not be read and were left out of an answer."}),
 	}
-	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "costfed_api_block_cache_bytes", Help: "Approximate memory held by the decoded-block cache."},
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "costfed_api_block_cache_bytes", Help: "Approximate memory held by the cache of per-block answers."},
 		func() float64 { b, _ := e.cache.stats(); return float64(b) })
 	return e, nil
 }
@@ -190,24 +201,17 @@ func (e *Engine) plan(ctx context.Context, w allocation.Window, q Query) (queryP
 func (e *Engine) aggregateBlocks(ctx context.Context, blocks []plannedBlock, opts allocation.AggregateOptions) ([]allocation.Set, []string, error) {
 	sets := make([]allocation.Set, len(blocks))
 	warns := make([]string, len(blocks))
-	errs := make([]error, len(blocks))
-	sem := make(chan struct{}, e.opts.Concurrency)
-	var wg sync.WaitGroup
+	optsKey := opts.Key()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.opts.Concurrency)
 	for i, b := range blocks {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return nil, nil, ctx.Err()
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			sets[i], warns[i], errs[i] = e.aggregateBlock(ctx, b, opts)
-		}()
+		g.Go(func() error {
+			var err error
+			sets[i], warns[i], err = e.aggregateBlock(gctx, b, opts, optsKey)
+			return err
+		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
 	var out []allocation.Set
@@ -222,43 +226,95 @@ func (e *Engine) aggregateBlocks(ctx context.Context, blocks []plannedBlock, opt
 	return out, unread, nil
 }
 
-func (e *Engine) aggregateBlock(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions) (allocation.Set, string, error) {
-	rows, err := e.rows(ctx, b)
+func (e *Engine) aggregateBlock(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions, optsKey string) (allocation.Set, string, error) {
+	set, err := e.blockAnswer(ctx, b, opts, optsKey)
 	var be *store.BlockError
-	if errors.As(err, &be) {
+	var ae *aggregateError
+	switch {
+	case errors.As(err, &be):
 		e.metrics.readErrors.Inc()
 		e.logger.Warn("block left out of answer", "cluster", e.opts.Cluster, "resolution", string(b.res), "window", b.entry.Window().String(), "err", err)
 		return allocation.Set{}, fmt.Sprintf("block %s could not be read (%v); its window is missing from the answer", spanOf(b.entry.Window()), be.Reason), nil
-	}
-	if err != nil {
+	case errors.As(err, &ae):
+		return allocation.Set{}, "", &ParamError{Param: paramOf(ae.err), Err: ae.err}
+	case err != nil:
 		return allocation.Set{}, "", fmt.Errorf("read block %s/%s %s: %w", e.opts.Cluster, b.res, b.entry.Window(), err)
-	}
-	set, err := allocation.NewSet(b.entry.Window(), rows...).Aggregate(opts)
-	if err != nil {
-		return allocation.Set{}, "", &ParamError{Param: paramOf(err), Err: err}
 	}
 	return set, "", nil
 }
 
-// rows returns a block's rows, from the cache when its content hash is known.
-// An entry whose replacement is pending may hold either content, so it is
-// read but not cached.
-func (e *Engine) rows(ctx context.Context, b plannedBlock) ([]allocation.Allocation, error) {
-	read := func(ctx context.Context) ([]allocation.Allocation, error) {
-		blk, err := e.src.ReadBlock(ctx, e.opts.Cluster, b.res, b.entry)
-		return blk.Rows, err
+// aggregateError marks an error of Aggregate, as opposed to one of reading.
+type aggregateError struct{ err error }
+
+func (e *aggregateError) Error() string { return e.err.Error() }
+
+// blockAnswer returns one block aggregated by opts, from the cache when the
+// block's content hash is known. The cache keys on content and options, so an
+// entry never goes stale; an entry whose replacement is pending may hold
+// either content, so its answer is computed but not cached. Cached answers
+// are shared: callers must not modify them (allocation's set operations never
+// write to their inputs).
+func (e *Engine) blockAnswer(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions, optsKey string) (allocation.Set, error) {
+	w := b.entry.Window()
+	compute := func(ctx context.Context) ([]allocation.Allocation, error) {
+		set, err := e.aggregateFromStore(ctx, b, opts)
+		return set.Allocations, err
 	}
 	if b.entry.PendingSHA256 != "" || b.entry.SHA256 == "" {
 		e.metrics.misses.Inc()
-		return read(ctx)
+		rows, err := compute(ctx)
+		return allocation.Set{Window: w, Allocations: rows}, err
 	}
-	rows, hit, err := e.cache.get(ctx, b.entry.SHA256, read)
+	rows, hit, err := e.cache.get(ctx, b.entry.SHA256+"\x00"+optsKey, compute)
 	if hit {
 		e.metrics.hits.Inc()
 	} else {
 		e.metrics.misses.Inc()
 	}
-	return rows, err
+	return allocation.Set{Window: w, Allocations: rows}, err
+}
+
+// defaultScanBatchRows is EngineOptions.ScanBatchRows's default: a quarter
+// of a row group, a few MB of decoded rows.
+const defaultScanBatchRows = 16 * 1024
+
+// aggregateFromStore reads a block and aggregates it. With decomposable
+// options each batch of rows is aggregated as it is decoded and the batch
+// dropped, so memory holds partial answers, not rows; options that share
+// costs or scale idle to a filter need every row first.
+func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions) (allocation.Set, error) {
+	w := b.entry.Window()
+	if opts.Decomposable() {
+		var parts []allocation.Set
+		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, e.opts.ScanBatchRows, func(rows []allocation.Allocation) error {
+			part, err := allocation.NewSet(w, rows...).Aggregate(opts)
+			if err != nil {
+				return &aggregateError{err}
+			}
+			parts = append(parts, part)
+			return nil
+		})
+		switch {
+		case err != nil:
+			return allocation.Set{}, err
+		case len(parts) == 1:
+			return parts[0], nil
+		}
+		return allocation.MergeSets(w, parts...), nil
+	}
+	var rows []allocation.Allocation
+	_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, e.opts.ScanBatchRows, func(batch []allocation.Allocation) error {
+		rows = append(rows, batch...)
+		return nil
+	})
+	if err != nil {
+		return allocation.Set{}, err
+	}
+	set, err := allocation.NewSet(w, rows...).Aggregate(opts)
+	if err != nil {
+		return allocation.Set{}, &aggregateError{err}
+	}
+	return set, nil
 }
 
 // combine sums the aggregated block sets into the answer's sets.

@@ -435,48 +435,84 @@ func ReadBlockMeta(key string, data []byte) (meta BlockMeta, err error) {
 // DecodeBlock reads a block and checks it: a readable footer, a known schema
 // version and column set, metadata that matches the key it was read from, and
 // the row count. Every failure is a *BlockError naming key and reason; no input
-// makes it panic.
-func DecodeBlock(ctx context.Context, key string, data []byte) (b Block, err error) {
+// makes it panic. Rows with equal label or annotation maps may share one map:
+// treat the rows' maps as read-only.
+func DecodeBlock(ctx context.Context, key string, data []byte) (Block, error) {
+	var rows []allocation.Allocation
+	meta, err := ScanBlockData(ctx, key, data, rowGroupRows, func(batch []allocation.Allocation) error {
+		if rows == nil {
+			rows = batch[:len(batch):len(batch)]
+			return nil
+		}
+		rows = append(rows, batch...)
+		return nil
+	})
+	if err != nil {
+		return Block{}, err
+	}
+	if rows == nil {
+		rows = []allocation.Allocation{}
+	}
+	return Block{Meta: meta, Rows: rows}, nil
+}
+
+// ScanBlockData checks a block as DecodeBlock does and hands its rows to fn in
+// batches of at most batchRows (a row group's rows at most), so a reader holds
+// one batch decoded at a time, not the block. A batch is fn's to keep. An
+// error from fn stops the scan and is returned as it is; a block that turns
+// out damaged after some batches were handed over still fails with a
+// *BlockError, so callers must drop what they made of the earlier batches.
+func ScanBlockData(ctx context.Context, key string, data []byte, batchRows int, fn func(rows []allocation.Allocation) error) (meta BlockMeta, err error) {
 	defer recoverAsCorrupt(key, &err)
 	rdr, err := openParquet(key, data)
 	if err != nil {
-		return Block{}, err
+		return BlockMeta{}, err
 	}
 	defer rdr.Close()
-	meta, err := checkMeta(key, rdr)
+	meta, err = checkMeta(key, rdr)
 	if err != nil {
-		return Block{}, err
+		return BlockMeta{}, err
 	}
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, memory.DefaultAllocator)
+	if batchRows <= 0 || batchRows > rowGroupRows {
+		batchRows = rowGroupRows
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, memory.DefaultAllocator)
 	if err != nil {
-		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
 	schema, err := fr.Schema()
 	if err != nil {
-		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
 	if !sameColumns(schema, blockSchema) {
-		return Block{}, blockErr(key, ErrSchemaMismatch, "file columns %v, schema version %d wants %v", schema, SchemaVersion, blockSchema)
+		return BlockMeta{}, blockErr(key, ErrSchemaMismatch, "file columns %v, schema version %d wants %v", schema, SchemaVersion, blockSchema)
 	}
 	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {
-		return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
 	defer rr.Release()
-	rows := make([]allocation.Allocation, 0, meta.Rows)
+	n := 0
 	for rr.Next() {
-		rows, err = appendRecord(rows, rr.RecordBatch(), meta.Window)
+		rows, err := appendRecord(nil, rr.RecordBatch(), meta.Window)
 		if err != nil {
-			return Block{}, blockErr(key, ErrCorruptBlock, "%v", err)
+			return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
+		}
+		n += len(rows)
+		if n > meta.Rows {
+			return BlockMeta{}, blockErr(key, ErrRowCount, "metadata says %d rows, file holds more", meta.Rows)
+		}
+		if err := fn(rows); err != nil {
+			return BlockMeta{}, err
 		}
 	}
 	if err := rr.Err(); err != nil {
-		return Block{}, blockErr(key, ErrCorruptBlock, "read rows: %v", err)
+		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "read rows: %v", err)
 	}
-	if len(rows) != meta.Rows {
-		return Block{}, blockErr(key, ErrRowCount, "metadata says %d rows, file holds %d", meta.Rows, len(rows))
+	if n != meta.Rows {
+		return BlockMeta{}, blockErr(key, ErrRowCount, "metadata says %d rows, file holds %d", meta.Rows, n)
 	}
-	return Block{Meta: meta, Rows: rows}, nil
+	return meta, nil
 }
 
 // recoverAsCorrupt turns a panic inside the Parquet or Arrow libraries (which

@@ -144,18 +144,44 @@ func readMaps(m *array.Map, out []allocation.Allocation, c mapColumn) error {
 	if !ok1 || !ok2 {
 		return fmt.Errorf("column %s: not a string map", c.name)
 	}
+	// Rows sorted by name come pod by pod, so neighbours often carry the same
+	// labels (a pod's containers) or namespace labels: such rows share the
+	// map already built instead of each building its own, which was most of
+	// the decoding's allocations.
+	var prev map[string]string
+	var plo, phi int64
 	for i := range out {
 		if m.IsNull(i) {
 			continue
 		}
 		lo, hi := m.ValueOffsets(i)
+		if prev != nil && sameEntries(keys, items, plo, phi, lo, hi) {
+			*c.ref(&out[i]) = prev
+			continue
+		}
 		mm := make(map[string]string, hi-lo)
 		for j := lo; j < hi; j++ {
 			mm[keys.Value(int(j))] = items.Value(int(j))
 		}
 		*c.ref(&out[i]) = mm
+		prev, plo, phi = mm, lo, hi
 	}
 	return nil
+}
+
+// sameEntries reports whether map entries [alo, ahi) and [blo, bhi) of one
+// map column are equal, in order.
+func sameEntries(keys, items *array.String, alo, ahi, blo, bhi int64) bool {
+	if ahi-alo != bhi-blo {
+		return false
+	}
+	for d := int64(0); d < ahi-alo; d++ {
+		a, b := int(alo+d), int(blo+d)
+		if keys.Value(a) != keys.Value(b) || items.Value(a) != items.Value(b) {
+			return false
+		}
+	}
+	return true
 }
 
 // structFields returns the children of a list-of-struct column with the types

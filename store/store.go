@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/thanos-io/objstore"
+
+	"github.com/costfed/costfed/allocation"
 )
 
 // Store reads and commits blocks and indexes in a bucket. It is safe for
@@ -214,24 +216,45 @@ func entryFor(b Block, data []byte) IndexEntry {
 // the entry (size and content hash) and against its key (footer, schema,
 // cluster, window, rows). Failures are *BlockError values.
 func (s *Store) ReadBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (Block, error) {
+	key, data, err := s.verifiedBlock(ctx, cluster, res, e)
+	if err != nil {
+		return Block{}, err
+	}
+	return DecodeBlock(ctx, key, data)
+}
+
+// ScanBlock reads the block of an index entry with the checks of ReadBlock
+// and hands its rows to fn in batches of at most batchRows (see
+// ScanBlockData): memory holds the object and one batch, not every row.
+func (s *Store) ScanBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, batchRows int, fn func(rows []allocation.Allocation) error) (BlockMeta, error) {
+	key, data, err := s.verifiedBlock(ctx, cluster, res, e)
+	if err != nil {
+		return BlockMeta{}, err
+	}
+	return ScanBlockData(ctx, key, data, batchRows, fn)
+}
+
+// verifiedBlock fetches the object of an index entry and checks it is the
+// content the index lists.
+func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (string, []byte, error) {
 	key := BlockKey(cluster, res, e.Window())
 	data, err := s.get(ctx, key, s.maxBlockBytes)
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
-			return Block{}, blockErr(key, ErrMissingBlock, "the index lists it but the bucket does not hold it")
+			return key, nil, blockErr(key, ErrMissingBlock, "the index lists it but the bucket does not hold it")
 		}
 		if errors.Is(err, ErrBlockTooLarge) {
-			return Block{}, blockErr(key, ErrBlockTooLarge, "limit %d bytes", s.maxBlockBytes)
+			return key, nil, blockErr(key, ErrBlockTooLarge, "limit %d bytes", s.maxBlockBytes)
 		}
-		return Block{}, fmt.Errorf("read block %s: %w", key, err)
+		return key, nil, fmt.Errorf("read block %s: %w", key, err)
 	}
 	if len(data) == 0 && e.Size != 0 {
-		return Block{}, blockErr(key, ErrEmptyBlock, "0 bytes, index says %d", e.Size)
+		return key, nil, blockErr(key, ErrEmptyBlock, "0 bytes, index says %d", e.Size)
 	}
 	if sum := sha256.Sum256(data); !e.accepts(int64(len(data)), hex.EncodeToString(sum[:])) {
-		return Block{}, blockErr(key, ErrHashMismatch, "%d bytes that the index does not list (changed by another writer, or damaged)", len(data))
+		return key, nil, blockErr(key, ErrHashMismatch, "%d bytes that the index does not list (changed by another writer, or damaged)", len(data))
 	}
-	return DecodeBlock(ctx, key, data)
+	return key, data, nil
 }
 
 // DeleteBlock removes a block object. Callers remove its index entry first, so
