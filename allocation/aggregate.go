@@ -139,6 +139,27 @@ type AggregateOptions struct {
 	Labels *LabelConfig
 	Idle   IdleOptions
 	Share  ShareOptions
+	// IncludeAggregatedMetadata keeps on rows summed by a key the labels and
+	// annotations all their rows share (the API's includeAggregatedMetadata).
+	// Without it such rows carry none, as in OpenCost, and a query need not
+	// read them. Rows of an empty By keep theirs either way.
+	IncludeAggregatedMetadata bool
+}
+
+// UsesPodMetadata reports whether the answer depends on the rows' labels or
+// annotations: their values key, filter or share rows, or the answer shows
+// them. When it does not, a reader may leave those columns unread.
+func (o AggregateOptions) UsesPodMetadata() bool {
+	if len(o.By) == 0 || o.IncludeAggregatedMetadata || len(o.Share.Labels) > 0 {
+		return true
+	}
+	for _, k := range o.By {
+		switch k.Property {
+		case PropertyLabel, PropertyAnnotation, PropertyDepartment, PropertyEnvironment, PropertyOwner, PropertyProduct, PropertyTeam:
+			return true
+		}
+	}
+	return o.Filter.uses(func(f FilterField) bool { return f == FieldLabel || f == FieldAnnotation })
 }
 
 // Validate reports every invalid option.
@@ -181,8 +202,9 @@ func (o AggregateOptions) Key() string {
 	if o.Labels != nil {
 		labels = *o.Labels
 	}
-	return fmt.Sprintf("by=%q filter=%q labels=%q idle=%+v shareNS=%q shareLabels=%q shareCost=%v shareSplit=%v",
-		o.By.String(), o.Filter.String(), labels, o.Idle, o.Share.Namespaces, o.Share.Labels, o.Share.CostPerHour, o.Share.Split)
+	return fmt.Sprintf("by=%q filter=%q labels=%q idle=%+v shareNS=%q shareLabels=%q shareCost=%v shareSplit=%v metadata=%v",
+		o.By.String(), o.Filter.String(), labels, o.Idle, o.Share.Namespaces, o.Share.Labels, o.Share.CostPerHour, o.Share.Split,
+		o.IncludeAggregatedMetadata)
 }
 
 // Decomposable reports whether aggregating a set part by part and merging
@@ -374,9 +396,14 @@ func (q *query) sum(i int) {
 // answer is the summed rows, sorted by name.
 func (q *query) answer() []Allocation {
 	out := make([]Allocation, 0, len(q.sums))
+	dropMetadata := len(q.opts.By) > 0 && !q.opts.IncludeAggregatedMetadata
 	for k := range q.sums {
 		if q.sums[k].n > 0 {
-			out = append(out, q.sums[k].finish(q.keys.names[k]))
+			a := q.sums[k].finish(q.keys.names[k])
+			if dropMetadata {
+				a.Properties.Labels, a.Properties.Annotations = nil, nil
+			}
+			out = append(out, a)
 		}
 	}
 	sortByName(out)

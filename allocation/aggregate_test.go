@@ -300,11 +300,50 @@ func TestAggregatePropertiesIntersectWithoutSharingMaps(t *testing.T) {
 	b.Name = "x/2"
 	b.Properties.Labels = map[string]string{"app": "web", "tier": "back"}
 	b.Properties.Services = []string{"s2"}
-	got, err := NewSet(testDay, a, b).Aggregate(AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}})
+	got, err := NewSet(testDay, a, b).Aggregate(AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}, IncludeAggregatedMetadata: true})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"app": "web"}, got.Allocations[0].Properties.Labels)
 	require.Equal(t, []string{"s2"}, got.Allocations[0].Properties.Services)
 	require.Equal(t, map[string]string{"app": "web", "tier": "front"}, labels)
+}
+
+// TestAggregateDropsMetadataByDefault: as in OpenCost, rows summed by a key
+// carry no labels or annotations unless includeAggregatedMetadata asks; rows
+// of an empty By (one per name) keep theirs.
+func TestAggregateDropsMetadataByDefault(t *testing.T) {
+	a := Allocation{Name: "x/1", Window: testDay, Start: testDay.Start, End: testDay.End,
+		Properties: Properties{Namespace: "x", Labels: map[string]string{"app": "web"}, Annotations: map[string]string{"o": "1"},
+			NamespaceLabels: map[string]string{"env": "prod"}}}
+	got, err := NewSet(testDay, a).Aggregate(AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}})
+	require.NoError(t, err)
+	p := got.Allocations[0].Properties
+	require.Nil(t, p.Labels)
+	require.Nil(t, p.Annotations)
+	require.Equal(t, map[string]string{"env": "prod"}, p.NamespaceLabels)
+	got, err = NewSet(testDay, a).Aggregate(AggregateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, a.Properties.Labels, got.Allocations[0].Properties.Labels)
+
+	opts := AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}}
+	require.False(t, opts.UsesPodMetadata())
+	for _, o := range []AggregateOptions{
+		{},
+		{By: AggregateBy{{Property: PropertyTeam}}},
+		{By: AggregateBy{{Property: PropertyAnnotation, Name: "o"}}},
+		{By: opts.By, IncludeAggregatedMetadata: true},
+		{By: opts.By, Share: ShareOptions{Labels: []LabelValue{{Name: "a", Value: "b"}}}},
+		{By: opts.By, Filter: mustFilter(t, `namespace:"x"|annotation[o]:"1"`)},
+	} {
+		require.True(t, o.UsesPodMetadata(), "%+v", o)
+	}
+	require.False(t, AggregateOptions{By: opts.By, Filter: mustFilter(t, `namespaceLabel[env]:"prod"`)}.UsesPodMetadata())
+}
+
+func mustFilter(t *testing.T, s string) Filter {
+	t.Helper()
+	f, err := ParseFilter(s)
+	require.NoError(t, err)
+	return f
 }
 
 func TestSummerMergesManyVolumes(t *testing.T) {

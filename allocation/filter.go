@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -212,6 +213,24 @@ func (f Filter) IsEmpty() bool { return f.Root == nil }
 // Matches reports whether a passes the filter.
 func (f Filter) Matches(a *Allocation) bool {
 	return f.Root == nil || f.Root.Matches(a)
+}
+
+// uses reports whether some comparison of the filter is on a field pred
+// accepts.
+func (f Filter) uses(pred func(FilterField) bool) bool {
+	var walk func(n FilterNode) bool
+	walk = func(n FilterNode) bool {
+		switch n := n.(type) {
+		case *FilterComparison:
+			return pred(n.Field)
+		case *FilterAnd:
+			return slices.ContainsFunc(n.Operands, walk)
+		case *FilterOr:
+			return slices.ContainsFunc(n.Operands, walk)
+		}
+		return n != nil // an unknown node: assume it reads anything
+	}
+	return walk(f.Root)
 }
 
 // String prints the filter in the filter language; parsing it gives f back.

@@ -815,6 +815,8 @@ func aggregateOptions(args []kv) (AggregateOptions, error) {
 			o.Share.CostPerHour, err = parseNumber(a.value)
 		case "shareSplit":
 			o.Share.Split, err = ParseShareMode(a.value)
+		case "includeAggregatedMetadata":
+			o.IncludeAggregatedMetadata, err = strconv.ParseBool(a.value)
 		default:
 			err = setAliasLabel(&o, a)
 		}

@@ -22,8 +22,8 @@ import (
 type Source interface {
 	ReadIndex(ctx context.Context, cluster string, res store.Resolution) (store.Index, error)
 	// ScanBlock verifies the block of an index entry and hands its rows to fn
-	// in batches of at most batchRows.
-	ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, batchRows int, fn func([]allocation.Allocation) error) (store.BlockMeta, error)
+	// in batches.
+	ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, opts store.ScanOptions, fn func([]allocation.Allocation) error) (store.BlockMeta, error)
 }
 
 // Query is one cost question: a window, how to split or sum it over time, and
@@ -284,9 +284,14 @@ const defaultScanBatchRows = 16 * 1024
 // costs or scale idle to a filter need every row first.
 func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions) (allocation.Set, error) {
 	w := b.entry.Window()
+	scan := store.ScanOptions{BatchRows: e.opts.ScanBatchRows}
+	if !opts.UsesPodMetadata() {
+		// The dearest columns to decode, and this answer does not show them.
+		scan.Omit = []string{store.ColumnLabels, store.ColumnAnnotations}
+	}
 	if opts.Decomposable() {
 		var parts []allocation.Set
-		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, e.opts.ScanBatchRows, func(rows []allocation.Allocation) error {
+		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(rows []allocation.Allocation) error {
 			part, err := allocation.NewSet(w, rows...).Aggregate(opts)
 			if err != nil {
 				return &aggregateError{err}
@@ -303,7 +308,7 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 		return allocation.MergeSets(w, parts...), nil
 	}
 	var rows []allocation.Allocation
-	_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, e.opts.ScanBatchRows, func(batch []allocation.Allocation) error {
+	_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(batch []allocation.Allocation) error {
 		rows = append(rows, batch...)
 		return nil
 	})

@@ -27,7 +27,7 @@ func (w wholeBlockSource) ReadIndex(ctx context.Context, cluster string, res sto
 	return w.st.ReadIndex(ctx, cluster, res)
 }
 
-func (w wholeBlockSource) ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, _ int, fn func([]allocation.Allocation) error) (store.BlockMeta, error) {
+func (w wholeBlockSource) ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, _ store.ScanOptions, fn func([]allocation.Allocation) error) (store.BlockMeta, error) {
 	b, err := w.st.ReadBlock(ctx, cluster, res, e)
 	if err != nil {
 		return store.BlockMeta{}, err
@@ -40,7 +40,7 @@ var (
 		"deployment", "label:app", "label:tier", "annotation:owner", "department", "team", "product", "providerID",
 		"namespace,label:tier", "cluster,node", "namespace,service"}
 	agreeFilters = []string{"", `namespace:"ns-1","ns-2","ns-3"`, `label[tier]:"1"`, `node!:"node-3"`,
-		`namespace<~:"ns-1"+label[app]:"web"`, `label[tier]:"2"|cluster:"other"`, `services~:"web"`}
+		`namespace<~:"ns-1"+label[app]:"web"`, `label[tier]:"2"|cluster:"other"`, `services~:"web"`, `annotation[owner]:"o-1"`}
 	agreeShareNS     = [][]string{nil, {"ns-4"}, {"ns-1", "ns-5"}}
 	agreeShareLabels = [][]allocation.LabelValue{nil, {{Name: "tier", Value: "0"}}}
 	agreeShareCost   = []float64{0, 0, 3.25}
@@ -69,8 +69,9 @@ func randomQuery(t *testing.T, rng *rand.Rand) Query {
 		Step:       pick(rng, agreeSteps),
 		Accumulate: pick(rng, agreeAccumulate),
 		Options: allocation.AggregateOptions{
-			By:     by,
-			Filter: f,
+			By:                        by,
+			Filter:                    f,
+			IncludeAggregatedMetadata: rng.IntN(2) == 0,
 			Idle: allocation.IdleOptions{
 				Include: rng.IntN(2) == 0,
 				Share:   pick(rng, agreeModes),
@@ -213,8 +214,8 @@ func TestAggregateOptionsKeyDistinguishes(t *testing.T) {
 	for range 400 {
 		q := randomQuery(t, rng)
 		k := q.Options.Key()
-		desc := fmt.Sprintf("%s|%s|%+v|%v|%v|%v|%v", q.Options.By, q.Options.Filter, q.Options.Idle, q.Options.Share.Namespaces,
-			q.Options.Share.Labels, q.Options.Share.CostPerHour, q.Options.Share.Split)
+		desc := fmt.Sprintf("%s|%s|%+v|%v|%v|%v|%v|%v", q.Options.By, q.Options.Filter, q.Options.Idle, q.Options.Share.Namespaces,
+			q.Options.Share.Labels, q.Options.Share.CostPerHour, q.Options.Share.Split, q.Options.IncludeAggregatedMetadata)
 		if prev, ok := seen[k]; ok {
 			require.Equal(t, prev, desc, "one key for two options")
 		}

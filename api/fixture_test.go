@@ -101,10 +101,10 @@ type countingSource struct {
 	fail  error
 }
 
-func (c *countingSource) ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, batchRows int, fn func([]allocation.Allocation) error) (store.BlockMeta, error) {
+func (c *countingSource) ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, opts store.ScanOptions, fn func([]allocation.Allocation) error) (store.BlockMeta, error) {
 	c.reads.Add(1)
 	if c.fail != nil {
 		return store.BlockMeta{}, c.fail
 	}
-	return c.Source.ScanBlock(ctx, cluster, res, e, batchRows, fn)
+	return c.Source.ScanBlock(ctx, cluster, res, e, opts, fn)
 }

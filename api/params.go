@@ -52,6 +52,9 @@ type QueryParams struct {
 	ShareCost       string
 	ShareSplit      string
 	Filter          string
+	// IncludeAggregatedMetadata keeps the labels and annotations rows summed
+	// by a key share (OpenCost's includeAggregatedMetadata, default false).
+	IncludeAggregatedMetadata string
 }
 
 // ParamsFromURL reads the /allocation parameters. includeIdle has the alias
@@ -76,6 +79,8 @@ func ParamsFromURL(v url.Values) QueryParams {
 		ShareCost:       v.Get("shareCost"),
 		ShareSplit:      v.Get("shareSplit"),
 		Filter:          v.Get("filter"),
+
+		IncludeAggregatedMetadata: v.Get("includeAggregatedMetadata"),
 	}
 }
 
@@ -118,6 +123,9 @@ func (p QueryParams) Parse(now time.Time) (Query, error) {
 	if q.Options.Filter, err = allocation.ParseFilter(p.Filter); err != nil {
 		return Query{}, &ParamError{Param: "filter", Err: err}
 	}
+	if q.Options.IncludeAggregatedMetadata, err = parseBool("includeAggregatedMetadata", p.IncludeAggregatedMetadata); err != nil {
+		return Query{}, err
+	}
 	if err := validateQuery(q); err != nil {
 		return Query{}, err
 	}
@@ -130,6 +138,7 @@ func (p QueryParams) checkLengths() error {
 		"includeIdle": p.IncludeIdle, "idleByNode": p.IdleByNode, "splitIdle": p.SplitIdle,
 		"shareIdle": p.ShareIdle, "shareNamespaces": p.ShareNamespaces, "shareLabels": p.ShareLabels,
 		"shareCost": p.ShareCost, "shareSplit": p.ShareSplit, "filter": p.Filter,
+		"includeAggregatedMetadata": p.IncludeAggregatedMetadata,
 	} {
 		if len(v) > maxParamLen {
 			return paramErr(name, "longer than %d bytes", maxParamLen)

@@ -119,6 +119,7 @@ func TestAPIGolden(t *testing.T) {
 	for name, target := range map[string]string{
 		"allocation_raw":            "/allocation?window=yesterday",
 		"allocation_namespace_idle": "/allocation/compute?window=yesterday&aggregate=namespace&includeIdle=true",
+		"allocation_namespace_meta": "/allocation?window=yesterday&aggregate=namespace&includeAggregatedMetadata=true",
 		"allocation_shared_idle":    "/model/allocation?window=" + url.QueryEscape(day0.Format(time.RFC3339)+","+day0.Add(day).Format(time.RFC3339)) + "&aggregate=cluster,label:app&shareIdle=weighted",
 		"allocation_summary":        "/allocation/summary?window=yesterday&aggregate=namespace",
 		"allocation_missing":        "/allocation?window=2d&aggregate=namespace&filter=" + url.QueryEscape(`namespace:"web"`),

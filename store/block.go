@@ -439,7 +439,7 @@ func ReadBlockMeta(key string, data []byte) (meta BlockMeta, err error) {
 // treat the rows' maps as read-only.
 func DecodeBlock(ctx context.Context, key string, data []byte) (Block, error) {
 	var rows []allocation.Allocation
-	meta, err := ScanBlockData(ctx, key, data, rowGroupRows, func(batch []allocation.Allocation) error {
+	meta, err := ScanBlockData(ctx, key, data, ScanOptions{}, func(batch []allocation.Allocation) error {
 		if rows == nil {
 			rows = batch[:len(batch):len(batch)]
 			return nil
@@ -456,13 +456,53 @@ func DecodeBlock(ctx context.Context, key string, data []byte) (Block, error) {
 	return Block{Meta: meta, Rows: rows}, nil
 }
 
+// ScanOptions say how ScanBlockData reads a block.
+type ScanOptions struct {
+	// BatchRows bounds the rows handed over at a time (default and most: a
+	// row group's).
+	BatchRows int
+	// Omit names columns not to read: the rows' fields for them stay zero
+	// (nil maps and lists). Reading fewer columns is most of what makes a
+	// scan cheap; the label and annotation maps are the dearest. Only the
+	// optional columns can be left out: name, start and end are always read.
+	Omit []string
+}
+
+// Columns a scan may leave out.
+const (
+	ColumnLabels      = colLabels
+	ColumnAnnotations = colAnnots
+)
+
+// projectColumns returns the Parquet leaf columns of every top-level column
+// not in omit, or nil (every column) when omit is empty.
+func projectColumns(rdr *file.Reader, omit []string) ([]int, error) {
+	if len(omit) == 0 {
+		return nil, nil
+	}
+	for _, name := range omit {
+		switch name {
+		case colName, colStart, colEnd:
+			return nil, fmt.Errorf("column %s cannot be left out of a scan", name)
+		}
+	}
+	sch := rdr.MetaData().Schema
+	var leaves []int
+	for i := range sch.NumColumns() {
+		if !slices.Contains(omit, sch.ColumnRoot(i).Name()) {
+			leaves = append(leaves, i)
+		}
+	}
+	return leaves, nil
+}
+
 // ScanBlockData checks a block as DecodeBlock does and hands its rows to fn in
-// batches of at most batchRows (a row group's rows at most), so a reader holds
+// batches of at most opts.BatchRows (a row group's rows at most), so a reader holds
 // one batch decoded at a time, not the block. A batch is fn's to keep. An
 // error from fn stops the scan and is returned as it is; a block that turns
 // out damaged after some batches were handed over still fails with a
 // *BlockError, so callers must drop what they made of the earlier batches.
-func ScanBlockData(ctx context.Context, key string, data []byte, batchRows int, fn func(rows []allocation.Allocation) error) (meta BlockMeta, err error) {
+func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOptions, fn func(rows []allocation.Allocation) error) (meta BlockMeta, err error) {
 	defer recoverAsCorrupt(key, &err)
 	rdr, err := openParquet(key, data)
 	if err != nil {
@@ -473,8 +513,13 @@ func ScanBlockData(ctx context.Context, key string, data []byte, batchRows int, 
 	if err != nil {
 		return BlockMeta{}, err
 	}
+	batchRows := opts.BatchRows
 	if batchRows <= 0 || batchRows > rowGroupRows {
 		batchRows = rowGroupRows
+	}
+	leaves, err := projectColumns(rdr, opts.Omit)
+	if err != nil {
+		return BlockMeta{}, blockErr(key, ErrInvalidBlock, "%v", err)
 	}
 	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, memory.DefaultAllocator)
 	if err != nil {
@@ -487,7 +532,7 @@ func ScanBlockData(ctx context.Context, key string, data []byte, batchRows int, 
 	if !sameColumns(schema, blockSchema) {
 		return BlockMeta{}, blockErr(key, ErrSchemaMismatch, "file columns %v, schema version %d wants %v", schema, SchemaVersion, blockSchema)
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	rr, err := fr.GetRecordReader(ctx, leaves, nil)
 	if err != nil {
 		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}

@@ -222,3 +222,44 @@ func FuzzDecodeBlock(f *testing.F) {
 		}
 	})
 }
+
+// TestScanBlockBatchesAndProjection: a scan hands over the block's rows in
+// batches of the size asked for, in file order, and leaving columns out only
+// zeroes their fields.
+func TestScanBlockBatchesAndProjection(t *testing.T) {
+	b := testBlock("cluster-a", 1000, 5)
+	key := b.Meta.Ref().Key()
+	data, err := EncodeBlock(b)
+	require.NoError(t, err)
+	want := sortedCopy(b.Rows)
+
+	var got []allocation.Allocation
+	var sizes []int
+	meta, err := ScanBlockData(context.Background(), key, data, ScanOptions{BatchRows: 300}, func(rows []allocation.Allocation) error {
+		sizes = append(sizes, len(rows))
+		got = append(got, rows...)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1000, meta.Rows)
+	require.Equal(t, []int{300, 300, 300, 100}, sizes)
+	require.Equal(t, want, got)
+
+	got = got[:0]
+	_, err = ScanBlockData(context.Background(), key, data, ScanOptions{Omit: []string{ColumnLabels, ColumnAnnotations}}, func(rows []allocation.Allocation) error {
+		got = append(got, rows...)
+		return nil
+	})
+	require.NoError(t, err)
+	for i := range want {
+		want[i].Properties.Labels, want[i].Properties.Annotations = nil, nil
+	}
+	require.Equal(t, want, got)
+
+	_, err = ScanBlockData(context.Background(), key, data, ScanOptions{Omit: []string{"name"}}, func([]allocation.Allocation) error { return nil })
+	require.ErrorContains(t, err, "cannot be left out")
+
+	stop := errors.New("stop")
+	_, err = ScanBlockData(context.Background(), key, data, ScanOptions{BatchRows: 10}, func([]allocation.Allocation) error { return stop })
+	require.ErrorIs(t, err, stop, "an error of fn comes back as it is")
+}

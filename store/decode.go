@@ -20,33 +20,30 @@ func columnAs[T arrow.Array](rec arrow.RecordBatch, i int) (T, error) {
 	return c, nil
 }
 
-// appendRecord converts one record batch to allocations, walking the column
-// tables in the same order buildRecord wrote them.
+// appendRecord converts one record batch to allocations. Columns are found
+// by name, so a batch read with some columns left out (see ScanOptions.Omit)
+// converts too: the fields of the missing columns stay zero.
 func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocation.Window) ([]allocation.Allocation, error) {
 	n := int(rec.NumRows())
 	base := len(rows)
 	rows = append(rows, make([]allocation.Allocation, n)...)
 	out := rows[base:]
-	col := 0
-	var err error
-	str := func() *array.String {
-		var c *array.String
-		if err == nil {
-			c, err = columnAs[*array.String](rec, col)
+	schema := rec.Schema()
+	index := func(name string) (int, bool) {
+		if is := schema.FieldIndices(name); len(is) == 1 {
+			return is[0], true
 		}
-		col++
-		return c
+		return 0, false
 	}
-	ts := func() *array.Timestamp {
-		var c *array.Timestamp
-		if err == nil {
-			c, err = columnAs[*array.Timestamp](rec, col)
-		}
-		col++
-		return c
+	name, err := requiredColumn[*array.String](rec, index, colName)
+	if err != nil {
+		return nil, err
 	}
-
-	name, start, end := str(), ts(), ts()
+	start, err := requiredColumn[*array.Timestamp](rec, index, colStart)
+	if err != nil {
+		return nil, err
+	}
+	end, err := requiredColumn[*array.Timestamp](rec, index, colEnd)
 	if err != nil {
 		return nil, err
 	}
@@ -57,66 +54,86 @@ func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocat
 		out[i].End = time.UnixMilli(int64(end.Value(i))).UTC()
 	}
 	for _, c := range stringColumns {
-		sc := str()
+		if j, ok := index(c.name); ok {
+			sc, err := columnAs[*array.String](rec, j)
+			if err != nil {
+				return nil, err
+			}
+			for i := range out {
+				*c.ref(&out[i]) = sc.Value(i)
+			}
+		}
+	}
+	if j, ok := index(colServices); ok {
+		services, err := columnAs[*array.List](rec, j)
 		if err != nil {
 			return nil, err
 		}
-		for i := range out {
-			*c.ref(&out[i]) = sc.Value(i)
+		if err := readServices(services, out); err != nil {
+			return nil, err
 		}
-	}
-	services, err := columnAs[*array.List](rec, col)
-	if err != nil {
-		return nil, err
-	}
-	col++
-	if err := readServices(services, out); err != nil {
-		return nil, err
 	}
 	for _, c := range mapColumns {
-		m, err := columnAs[*array.Map](rec, col)
-		if err != nil {
-			return nil, err
-		}
-		col++
-		if err := readMaps(m, out, c); err != nil {
-			return nil, err
+		if j, ok := index(c.name); ok {
+			m, err := columnAs[*array.Map](rec, j)
+			if err != nil {
+				return nil, err
+			}
+			if err := readMaps(m, out, c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, c := range floatColumns {
-		f, err := columnAs[*array.Float64](rec, col)
+		if j, ok := index(c.name); ok {
+			f, err := columnAs[*array.Float64](rec, j)
+			if err != nil {
+				return nil, err
+			}
+			for i := range out {
+				*c.ref(&out[i]) = f.Value(i)
+			}
+		}
+	}
+	if j, ok := index(colPVs); ok {
+		pvs, err := columnAs[*array.List](rec, j)
 		if err != nil {
 			return nil, err
 		}
-		col++
-		for i := range out {
-			*c.ref(&out[i]) = f.Value(i)
+		if err := readPVs(pvs, out); err != nil {
+			return nil, err
 		}
 	}
-	pvs, err := columnAs[*array.List](rec, col)
-	if err != nil {
-		return nil, err
+	if j, ok := index(colLBs); ok {
+		lbs, err := columnAs[*array.List](rec, j)
+		if err != nil {
+			return nil, err
+		}
+		if err := readLBs(lbs, out); err != nil {
+			return nil, err
+		}
 	}
-	col++
-	if err := readPVs(pvs, out); err != nil {
-		return nil, err
-	}
-	lbs, err := columnAs[*array.List](rec, col)
-	if err != nil {
-		return nil, err
-	}
-	col++
-	if err := readLBs(lbs, out); err != nil {
-		return nil, err
-	}
-	ps := str()
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		out[i].PriceSource = ps.Value(i)
+	if j, ok := index(colPriceSrc); ok {
+		ps, err := columnAs[*array.String](rec, j)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			out[i].PriceSource = ps.Value(i)
+		}
 	}
 	return rows, nil
+}
+
+// requiredColumn returns the column called name as T, or an error when the
+// batch lacks it.
+func requiredColumn[T arrow.Array](rec arrow.RecordBatch, index func(string) (int, bool), name string) (T, error) {
+	j, ok := index(name)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("no column %s", name)
+	}
+	return columnAs[T](rec, j)
 }
 
 func readServices(l *array.List, out []allocation.Allocation) error {

@@ -224,14 +224,14 @@ func (s *Store) ReadBlock(ctx context.Context, cluster string, res Resolution, e
 }
 
 // ScanBlock reads the block of an index entry with the checks of ReadBlock
-// and hands its rows to fn in batches of at most batchRows (see
-// ScanBlockData): memory holds the object and one batch, not every row.
-func (s *Store) ScanBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, batchRows int, fn func(rows []allocation.Allocation) error) (BlockMeta, error) {
+// and hands its rows to fn in batches (see ScanBlockData): memory holds the
+// object and one batch, not every row.
+func (s *Store) ScanBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, opts ScanOptions, fn func(rows []allocation.Allocation) error) (BlockMeta, error) {
 	key, data, err := s.verifiedBlock(ctx, cluster, res, e)
 	if err != nil {
 		return BlockMeta{}, err
 	}
-	return ScanBlockData(ctx, key, data, batchRows, fn)
+	return ScanBlockData(ctx, key, data, opts, fn)
 }
 
 // verifiedBlock fetches the object of an index entry and checks it is the
