@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -94,8 +96,28 @@ func (ix *Index) Remove(start time.Time) bool {
 	return ok
 }
 
-// EncodeIndex serialises ix as indented JSON (small, and readable with cat).
-// Entries are sorted, so equal indexes give equal bytes.
+// MaxIndexSize caps the JSON of one index after decompression, so a small
+// gzip object cannot expand into unbounded memory. Decoding holds at most this
+// much JSON at once (plus the growth of the read buffer). 256 MiB is thousands
+// of times a 90-day index of a thousand-cluster combined store.
+const MaxIndexSize = 256 << 20
+
+// ErrIndexTooLarge reports an index whose JSON exceeds MaxIndexSize.
+var ErrIndexTooLarge = errors.New("index exceeds MaxIndexSize")
+
+// Index objects are gzip with a fixed header and level, so that equal indexes
+// give equal bytes (the federator's convergence and crash tests compare
+// objects byte for byte). The deflate output of one level is fixed for a Go
+// release; another release may compress differently, which changes bytes but
+// not meaning.
+const (
+	indexGzipLevel = gzip.BestCompression
+	gzipOSUnknown  = 255 // RFC 1952 "unknown"; Go's default, set explicitly
+)
+
+// EncodeIndex serialises ix as compact JSON compressed with gzip (read it with
+// zcat or gunzip -c). Entries are sorted and the gzip header carries no name
+// or time, so equal indexes give equal bytes.
 func EncodeIndex(ix Index) ([]byte, error) {
 	if err := validateIndex(ix); err != nil {
 		return nil, fmt.Errorf("encode index %s/%s: %w", ix.Cluster, ix.Resolution, err)
@@ -105,9 +127,15 @@ func EncodeIndex(ix Index) ([]byte, error) {
 		ix.Blocks = []IndexEntry{}
 	}
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(ix); err != nil {
+	zw, err := gzip.NewWriterLevel(&buf, indexGzipLevel)
+	if err != nil {
+		return nil, fmt.Errorf("encode index %s/%s: %w", ix.Cluster, ix.Resolution, err)
+	}
+	zw.Header = gzip.Header{OS: gzipOSUnknown} // no Name, Comment, Extra or ModTime
+	if err := json.NewEncoder(zw).Encode(ix); err != nil {
+		return nil, fmt.Errorf("encode index %s/%s: %w", ix.Cluster, ix.Resolution, err)
+	}
+	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("encode index %s/%s: %w", ix.Cluster, ix.Resolution, err)
 	}
 	return buf.Bytes(), nil
@@ -118,8 +146,26 @@ var ErrIndexVersion = errors.New("unsupported index version")
 
 // DecodeIndex parses an index strictly: unknown fields, a newer version, a
 // cluster or resolution other than the key's, unsorted or overlapping entries
-// are all errors.
+// are all errors. It reads both encodings: gzip (what EncodeIndex writes),
+// recognised by its magic bytes, and the plain JSON of earlier builds. A gzip
+// index must be a single, complete member with nothing after it, and its JSON
+// no larger than MaxIndexSize (ErrIndexTooLarge).
 func DecodeIndex(key string, data []byte, cluster string, res Resolution) (Index, error) {
+	return decodeIndex(key, data, cluster, res, MaxIndexSize)
+}
+
+func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
+
+func decodeIndex(key string, data []byte, cluster string, res Resolution, limit int64) (Index, error) {
+	if isGzip(data) {
+		plain, err := gunzipIndex(data, limit)
+		if err != nil {
+			return Index{}, fmt.Errorf("decode index %s: %w", key, err)
+		}
+		data = plain
+	} else if int64(len(data)) > limit {
+		return Index{}, fmt.Errorf("decode index %s: %d bytes of JSON: %w", key, len(data), ErrIndexTooLarge)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var ix Index
@@ -139,6 +185,38 @@ func DecodeIndex(key string, data []byte, cluster string, res Resolution) (Index
 		return Index{}, fmt.Errorf("decode index %s: %w", key, err)
 	}
 	return ix, nil
+}
+
+// gunzipIndex decompresses one gzip member of at most limit bytes, checking
+// its CRC and length.
+func gunzipIndex(data []byte, limit int64) ([]byte, error) {
+	br := bytes.NewReader(data)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("gzip header: %w", unexpectedEOF(err))
+	}
+	zr.Multistream(false)
+	// Reading to EOF makes the gzip reader verify the CRC-32 and length trailer.
+	plain, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w (truncated or corrupt)", unexpectedEOF(err))
+	}
+	if int64(len(plain)) > limit {
+		return nil, fmt.Errorf("gzip: more than %d bytes of JSON: %w", limit, ErrIndexTooLarge)
+	}
+	if br.Len() > 0 {
+		return nil, fmt.Errorf("gzip: %d bytes of trailing data after the compressed index", br.Len())
+	}
+	return plain, nil
+}
+
+// unexpectedEOF turns io.EOF inside a gzip stream (a header cut short) into
+// io.ErrUnexpectedEOF, which says what happened.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func validateIndex(ix Index) error {

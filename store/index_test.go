@@ -1,6 +1,13 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -51,12 +58,180 @@ func TestIndexRoundTripAndDeterminism(t *testing.T) {
 
 	empty, err := EncodeIndex(Index{Cluster: "c", Resolution: Hourly})
 	require.NoError(t, err)
-	require.Contains(t, string(empty), `"blocks": []`, "an empty index lists no blocks, not null")
+	require.Contains(t, string(gunzip(t, empty)), `"blocks":[]`, "an empty index lists no blocks, not null")
+}
+
+// gunzip returns the JSON inside an encoded index.
+func gunzip(t testing.TB, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return plain
+}
+
+// gzipBytes compresses data the ordinary way (default level, a name and a
+// time in the header): DecodeIndex must not depend on EncodeIndex's settings.
+func gzipBytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Name, zw.ModTime = "index.json", time.Unix(1700000000, 0)
+	_, err := zw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+func randomDigest(i int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "block %d", i))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestIndexEncodingIsCompactGzip(t *testing.T) {
+	ix := Index{Cluster: "c", Resolution: Daily}
+	for d := range 90 {
+		e := testEntry(testDay.Start.Add(time.Duration(d)*24*time.Hour), Daily)
+		e.SHA256 = randomDigest(d)
+		ix.Put(e)
+	}
+	data, err := EncodeIndex(ix)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(data, []byte{0x1f, 0x8b, 8}), "gzip magic and deflate")
+	require.Equal(t, []byte{0, 0, 0, 0}, data[4:8], "no modification time")
+	require.Zero(t, data[3], "no name, comment, extra or header CRC")
+	require.Equal(t, byte(255), data[9], "OS unknown")
+	plain := gunzip(t, data)
+	var compact bytes.Buffer
+	require.NoError(t, json.Compact(&compact, plain))
+	require.Equal(t, compact.String()+"\n", string(plain), "compact JSON, one trailing newline")
+	require.Less(t, len(data), len(plain)/2, "the compressed index is smaller")
+
+	// Equal indexes built apart give equal bytes.
+	var other Index
+	require.NoError(t, json.Unmarshal(plain, &other))
+	again, err := EncodeIndex(other)
+	require.NoError(t, err)
+	require.Equal(t, data, again)
+}
+
+func TestDecodeIndexReadsPlainJSON(t *testing.T) {
+	ix := Index{Cluster: "c", Resolution: Daily}
+	ix.Put(testEntry(testDay.Start, Daily))
+	e := testEntry(testDay.Start.Add(24*time.Hour), Daily)
+	e.PendingSize, e.PendingSHA256 = 7, randomDigest(1)
+	e.Sources = []Source{{Cluster: "a", SHA256: randomDigest(2)}}
+	ix.Put(e)
+	ix.Version = IndexVersion
+	// The indented JSON earlier builds wrote, byte for byte as they wrote it.
+	var old bytes.Buffer
+	enc := json.NewEncoder(&old)
+	enc.SetIndent("", " ")
+	require.NoError(t, enc.Encode(ix))
+	got, err := DecodeIndex("k", old.Bytes(), "c", Daily)
+	require.NoError(t, err)
+	require.Equal(t, ix, got)
+	// And a hand-written one, as a fixture would hold it.
+	fixture := `{
+ "version": 1,
+ "cluster": "c",
+ "resolution": "1d",
+ "blocks": [
+  {
+   "start": 1704585600,
+   "end": 1704672000,
+   "size": 100,
+   "sha256": "` + strings.Repeat("ab", 32) + `",
+   "rows": 3,
+   "totalCost": 1.5,
+   "complete": true,
+   "buildTime": "2024-01-09T00:00:00Z"
+  }
+ ]
+}
+`
+	got, err = DecodeIndex("k", []byte(fixture), "c", Daily)
+	require.NoError(t, err)
+	require.Equal(t, Index{Version: 1, Cluster: "c", Resolution: Daily, Blocks: []IndexEntry{testEntry(testDay.Start, Daily)}}, got)
+	// Whatever gzip settings wrote it, a gzip index decodes too.
+	got, err = DecodeIndex("k", gzipBytes(t, []byte(fixture)), "c", Daily)
+	require.NoError(t, err)
+	require.Len(t, got.Blocks, 1)
+}
+
+func TestDecodeIndexRejectsBadGzip(t *testing.T) {
+	good, err := EncodeIndex(Index{Cluster: "c", Resolution: Daily, Blocks: []IndexEntry{testEntry(testDay.Start, Daily)}})
+	require.NoError(t, err)
+	corrupt := bytes.Clone(good)
+	corrupt[len(corrupt)-6] ^= 0xff // a CRC-32 byte of the trailer
+	flipped := bytes.Clone(good)
+	flipped[12] ^= 0xff // inside the deflate data
+	cases := map[string]struct {
+		data []byte
+		want string
+	}{
+		"magic only":        {good[:2], "gzip header: unexpected EOF"},
+		"truncated header":  {good[:6], "gzip header: unexpected EOF"},
+		"truncated body":    {good[:len(good)/2], "unexpected EOF"},
+		"no trailer":        {good[:len(good)-8], "unexpected EOF"},
+		"bad checksum":      {corrupt, "checksum"},
+		"corrupt deflate":   {flipped, "gzip"},
+		"trailing garbage":  {append(bytes.Clone(good), "junk"...), "trailing data"},
+		"two members":       {append(bytes.Clone(good), good...), "trailing data"},
+		"bad header method": {append([]byte{0x1f, 0x8b, 7}, good[3:]...), "gzip header: gzip: invalid header"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := DecodeIndex("federated/x/index.json", tc.data, "c", Daily)
+			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, err, "federated/x/index.json", "the error names the object")
+			require.NotErrorIs(t, err, ErrIndexTooLarge)
+		})
+	}
+}
+
+func TestDecodeIndexCapsDecompressedSize(t *testing.T) {
+	ix := Index{Cluster: "c", Resolution: Daily}
+	for d := range 30 {
+		ix.Put(testEntry(testDay.Start.Add(time.Duration(d)*24*time.Hour), Daily))
+	}
+	data, err := EncodeIndex(ix)
+	require.NoError(t, err)
+	n := int64(len(gunzip(t, data)))
+	_, err = decodeIndex("k", data, "c", Daily, n)
+	require.NoError(t, err, "exactly the limit is accepted")
+	_, err = decodeIndex("k", data, "c", Daily, n-1)
+	require.ErrorIs(t, err, ErrIndexTooLarge)
+	require.ErrorContains(t, err, "decode index k")
+	_, err = decodeIndex("k", gunzip(t, data), "c", Daily, n-1)
+	require.ErrorIs(t, err, ErrIndexTooLarge, "plain JSON is capped too")
+
+	// A real bomb against the real limit: 1 MiB of gzip that expands past
+	// MaxIndexSize. DecodeIndex stops at the cap and says so.
+	if testing.Short() {
+		t.Skip("the MaxIndexSize bomb allocates 256 MiB")
+	}
+	var bomb bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&bomb, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = zw.Write([]byte(`{"version":1,"cluster":"c","resolution":"1d","blocks":[],"x":"`))
+	require.NoError(t, err)
+	chunk := bytes.Repeat([]byte{'a'}, 1<<20)
+	for range MaxIndexSize>>20 + 1 {
+		_, err = zw.Write(chunk)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.Less(t, bomb.Len(), 4<<20)
+	_, err = DecodeIndex("k", bomb.Bytes(), "c", Daily)
+	require.ErrorIs(t, err, ErrIndexTooLarge)
 }
 
 func TestDecodeIndexRejectsBadInput(t *testing.T) {
-	good, err := EncodeIndex(Index{Cluster: "c", Resolution: Daily, Blocks: []IndexEntry{testEntry(testDay.Start, Daily)}})
+	encoded, err := EncodeIndex(Index{Cluster: "c", Resolution: Daily, Blocks: []IndexEntry{testEntry(testDay.Start, Daily)}})
 	require.NoError(t, err)
+	good := gunzip(t, encoded)
 	cases := map[string]struct {
 		data, want string
 		cluster    string
@@ -68,7 +243,7 @@ func TestDecodeIndexRejectsBadInput(t *testing.T) {
 		"no version":     {`{"cluster":"c","resolution":"1d","blocks":[]}`, "version 0", "c"},
 		"other cluster":  {string(good), `index says c/1d, key says d/1d`, "d"},
 		"trailing data":  {string(good) + "{}", "trailing data", "c"},
-		"unaligned":      {strings.Replace(string(good), `"start": 1704585600`, `"start": 1704585601`, 1), "not one aligned", "c"},
+		"unaligned":      {strings.Replace(string(good), `"start":1704585600`, `"start":1704585601`, 1), "not one aligned", "c"},
 		"bad hash":       {strings.Replace(string(good), strings.Repeat("ab", 32), "abc", 1), "bad size, rows or sha256", "c"},
 		"bad resolution": {`{"version":1,"cluster":"c","resolution":"1d","blocks":[{"start":0,"end":3600,"size":1,"rows":1,"sha256":"` + strings.Repeat("0", 64) + `"}]}`, "not one aligned 1d window", "c"},
 		"overlap": {`{"version":1,"cluster":"c","resolution":"1h","blocks":[` +
@@ -76,15 +251,18 @@ func TestDecodeIndexRejectsBadInput(t *testing.T) {
 			`{"start":0,"end":3600,"size":1,"rows":1,"sha256":"` + strings.Repeat("0", 64) + `"}]}`, "out of order", "c"},
 	}
 	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			res := Daily
-			if name == "overlap" {
-				res = Hourly
-			}
-			_, err := DecodeIndex("federated/x/index.json", []byte(tc.data), tc.cluster, res)
-			require.ErrorContains(t, err, tc.want)
-			require.ErrorContains(t, err, "federated/x/index.json", "the error names the object")
-		})
+		res := Daily
+		if name == "overlap" {
+			res = Hourly
+		}
+		// Each bad JSON is rejected the same way plain and inside gzip.
+		for form, data := range map[string][]byte{"plain": []byte(tc.data), "gzip": gzipBytes(t, []byte(tc.data))} {
+			t.Run(name+"/"+form, func(t *testing.T) {
+				_, err := DecodeIndex("federated/x/index.json", data, tc.cluster, res)
+				require.ErrorContains(t, err, tc.want)
+				require.ErrorContains(t, err, "federated/x/index.json", "the error names the object")
+			})
+		}
 	}
 }
 
@@ -96,6 +274,15 @@ func FuzzDecodeIndex(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"cluster":"c","resolution":"1d","blocks":null}`))
+	// gzip seeds: the plain JSON inside, an ordinary gzip of it, a gzip of a
+	// bad index, a truncated and a concatenated stream.
+	plain := gunzip(f, good)
+	f.Add(plain)
+	f.Add(gzipBytes(f, plain))
+	f.Add(gzipBytes(f, []byte(`{"version":1,"cluster":"c","resolution":"1d","blocks":null}`)))
+	f.Add(gzipBytes(f, nil))
+	f.Add(good[:len(good)-3])
+	f.Add(append(bytes.Clone(good), good...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ix, err := DecodeIndex("k", data, "c", Daily)
 		if err != nil {
