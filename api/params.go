@@ -170,7 +170,7 @@ func ParamsFromURL(v url.Values) (QueryParams, error) {
 		if check, ok := IgnoredParams[name]; ok {
 			for _, val := range vals {
 				if check == nil {
-					continue
+					break
 				}
 				if err := check(val); err != nil {
 					return QueryParams{}, &ParamError{Param: name, Err: err}
