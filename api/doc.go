@@ -5,7 +5,10 @@
 //
 // # Basics
 //
-// QueryParams.Parse turns the API's parameters into a Query; errors are
+// ParamsFromURL reads the query string: OpenCost's parameters, Kubecost's
+// legacy filters (filterNamespaces=…, ANDed with filter=) and the parameters
+// clients send that change nothing here (IgnoredParams); any other parameter
+// is an error. QueryParams.Parse turns them into a Query; errors are
 // *ParamError values that name the parameter (400 on the API, exit status 2
 // on the CLI). Engine.Answer plans the blocks that cover the window: the 1d
 // block of every whole UTC day, and 1h blocks for the partial days at the

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ type QueryParams struct {
 	Aggregate       string
 	Step            string
 	Accumulate      string
+	AccumulateBy    string // OpenCost's; when set it overrides Accumulate
 	IncludeIdle     string
 	IdleByNode      string
 	SplitIdle       string
@@ -52,36 +54,205 @@ type QueryParams struct {
 	ShareCost       string
 	ShareSplit      string
 	Filter          string
+
+	// Kubecost's legacy filters (allocation.ParseFilterV1), ANDed with Filter.
+	FilterClusters        string
+	FilterNodes           string
+	FilterNamespaces      string
+	FilterControllerKinds string
+	FilterControllers     string
+	FilterPods            string
+	FilterContainers      string
+	FilterLabels          string
+	FilterAnnotations     string
+	FilterServices        string
+
 	// IncludeAggregatedMetadata keeps the labels and annotations rows summed
 	// by a key share (OpenCost's includeAggregatedMetadata, default false).
 	IncludeAggregatedMetadata string
 }
 
-// ParamsFromURL reads the /allocation parameters. includeIdle has the alias
-// idle. Unknown parameters are ignored, as OpenCost clients send some this
-// server does not need (includeProportionalAssetResourceCosts, …).
-func ParamsFromURL(v url.Values) QueryParams {
-	idle := v.Get("includeIdle")
-	if idle == "" {
-		idle = v.Get("idle")
-	}
-	return QueryParams{
-		Window:          v.Get("window"),
-		Aggregate:       v.Get("aggregate"),
-		Step:            v.Get("step"),
-		Accumulate:      v.Get("accumulate"),
-		IncludeIdle:     idle,
-		IdleByNode:      v.Get("idleByNode"),
-		SplitIdle:       v.Get("splitIdle"),
-		ShareIdle:       v.Get("shareIdle"),
-		ShareNamespaces: v.Get("shareNamespaces"),
-		ShareLabels:     v.Get("shareLabels"),
-		ShareCost:       v.Get("shareCost"),
-		ShareSplit:      v.Get("shareSplit"),
-		Filter:          v.Get("filter"),
+// fields maps every parameter name the API acts on to its field. idle is
+// includeIdle's alias.
+func (p *QueryParams) fields() map[string]*string {
+	return map[string]*string{
+		"window": &p.Window, "aggregate": &p.Aggregate, "step": &p.Step, "accumulate": &p.Accumulate,
+		"accumulateBy": &p.AccumulateBy, "includeIdle": &p.IncludeIdle, "idleByNode": &p.IdleByNode,
+		"splitIdle": &p.SplitIdle, "shareIdle": &p.ShareIdle, "shareNamespaces": &p.ShareNamespaces,
+		"shareLabels": &p.ShareLabels, "shareCost": &p.ShareCost, "shareSplit": &p.ShareSplit, "filter": &p.Filter,
 
-		IncludeAggregatedMetadata: v.Get("includeAggregatedMetadata"),
+		"filterClusters": &p.FilterClusters, "filterNodes": &p.FilterNodes, "filterNamespaces": &p.FilterNamespaces,
+		"filterControllerKinds": &p.FilterControllerKinds, "filterControllers": &p.FilterControllers,
+		"filterPods": &p.FilterPods, "filterContainers": &p.FilterContainers, "filterLabels": &p.FilterLabels,
+		"filterAnnotations": &p.FilterAnnotations, "filterServices": &p.FilterServices,
+
+		"includeAggregatedMetadata": &p.IncludeAggregatedMetadata,
 	}
+}
+
+// v1Filters are the legacy filter parameters by name.
+func (p *QueryParams) v1Filters() map[string]string {
+	m := make(map[string]string, len(allocation.V1FilterParams))
+	f := p.fields()
+	for _, name := range allocation.V1FilterParams {
+		m[name] = *f[name]
+	}
+	return m
+}
+
+// IgnoredParams are parameters that OpenCost and Kubecost clients send and
+// that the API accepts without acting on, because what they ask for does not
+// change the numbers costfed answers with (or is what costfed does anyway).
+// Where only some values are harmless, the function refuses the others. Any
+// other parameter the API does not know is a 400 naming it, so that a
+// misspelt filter cannot silently answer with every row.
+//
+// Where the list comes from (checked December 2026):
+//   - opencost/opencost-ui, app/services/allocation.ts: GET /allocation/compute
+//     with window, aggregate, includeIdle, accumulate, filter, step (older
+//     versions) and metrics.
+//   - kubecost/kubectl-cost, pkg/cmd/aggregatedcommandbuilder.go, label.go,
+//     tui.go: window, aggregate, accumulate, includeIdle, idle and
+//     filterNamespaces (often empty).
+//   - opencost/opencost-parquet-exporter, src/opencost_parquet_exporter.py:
+//     window, includeIdle, idleByNode, includeProportionalAssetResourceCosts,
+//     format=json, step, aggregate, resolution, accumulate.
+//   - opencost/opencost, pkg/costmodel/aggregation.go ComputeAllocationHandler
+//     reads resolution, accumulateBy, sharelb,
+//     includeProportionalAssetResourceCosts and includeAggregatedMetadata.
+//   - opencost/opencost-integration-tests, pkg/api/allocation.go: costUnit,
+//     includeSharedCostBreakdown, includeAggregatedMetadata,
+//     shareTenancyCosts besides the parameters above.
+//   - Kubecost's /model/allocation documentation and clients: reconcile,
+//     external, shareTenancyCosts, includeSharedCostBreakdown, format.
+var IgnoredParams = map[string]func(string) error{
+	// OpenCost's Prometheus query resolution; blocks are hourly.
+	"resolution": nil,
+	// Extra response fields costfed does not produce.
+	"includeProportionalAssetResourceCosts": nil,
+	"includeSharedCostBreakdown":            nil,
+	"metrics":                               nil, // the UI's list of fields it reads; all are sent
+	// Kubecost cost sources costfed does not have: cluster management
+	// (tenancy) costs, reconciliation with the cloud bill, external costs.
+	"shareTenancyCosts": nil,
+	"reconcile":         nil,
+	"external":          nil,
+	"format":            onlyValues("json"),
+	"costUnit":          onlyValues("cumulative"),
+	"sharelb":           onlyValues("false"),
+}
+
+// onlyValues accepts an empty value or one of want (ignoring case), and
+// refuses others.
+func onlyValues(want ...string) func(string) error {
+	return func(v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" || slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(v, w) }) {
+			return nil
+		}
+		return fmt.Errorf("%q is not supported (only %s)", v, strings.Join(want, ", "))
+	}
+}
+
+// ParamsFromURL reads the /allocation parameters. includeIdle has the alias
+// idle. A legacy filter given more than once is one comma list; any other
+// parameter given twice must have one value. Parameters in IgnoredParams are
+// accepted and dropped; any other unknown parameter is an error naming it.
+// Errors are *ParamError.
+func ParamsFromURL(v url.Values) (QueryParams, error) {
+	var p QueryParams
+	fields := p.fields()
+	names := make([]string, 0, len(v))
+	for name := range v {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first error is the same every time
+	for _, name := range names {
+		vals := v[name]
+		if name == "" || len(vals) == 0 {
+			continue // "?=x" or "?&": no parameter to misspell
+		}
+		if check, ok := IgnoredParams[name]; ok {
+			for _, val := range vals {
+				if check == nil {
+					break
+				}
+				if err := check(val); err != nil {
+					return QueryParams{}, &ParamError{Param: name, Err: err}
+				}
+			}
+			continue
+		}
+		field := fields[name]
+		if name == "idle" {
+			field = &p.IncludeIdle
+		}
+		if field == nil {
+			return QueryParams{}, unknownParam(name)
+		}
+		if strings.HasPrefix(name, "filter") && name != "filter" {
+			*field = strings.Join(vals, ",")
+			continue
+		}
+		for _, val := range vals[1:] {
+			if val != vals[0] {
+				return QueryParams{}, paramErr(name, "given more than once with different values (%q, %q)", vals[0], val)
+			}
+		}
+		if name == "idle" && v.Has("includeIdle") {
+			continue // includeIdle wins over its alias
+		}
+		*field = vals[0]
+	}
+	return p, nil
+}
+
+// unknownParam is the error for a parameter the API neither acts on nor
+// ignores, with a suggestion when the name is close to a known one.
+func unknownParam(name string) error {
+	var known []string
+	for n := range (&QueryParams{}).fields() {
+		known = append(known, n)
+	}
+	known = append(known, "idle")
+	for n := range IgnoredParams {
+		known = append(known, n)
+	}
+	slices.Sort(known)
+	if len(name) > 100 {
+		name = name[:100] + "…"
+	}
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return paramErr(name, "unknown parameter; did you mean %s?", best)
+	}
+	return paramErr(name, "unknown parameter (the parameters are listed in the README, \"API parameters\")")
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // namespacePattern is a Kubernetes namespace name (an RFC 1123 label).
@@ -100,7 +271,7 @@ func (p QueryParams) Parse(now time.Time) (Query, error) {
 		return Query{}, err
 	}
 	if strings.TrimSpace(p.Window) == "" {
-		return Query{}, paramErr("window", "required (e.g. 7d, today, lastweek, or start,end)")
+		return Query{}, paramErr("window", "required (%s)", windowForms)
 	}
 	if q.Window, err = ParseWindow(p.Window, now); err != nil {
 		return Query{}, &ParamError{Param: "window", Err: err}
@@ -114,6 +285,11 @@ func (p QueryParams) Parse(now time.Time) (Query, error) {
 	if q.Accumulate, err = allocation.ParseAccumulation(p.Accumulate); err != nil {
 		return Query{}, &ParamError{Param: "accumulate", Err: err}
 	}
+	if strings.TrimSpace(p.AccumulateBy) != "" {
+		if q.Accumulate, err = allocation.ParseAccumulation(p.AccumulateBy); err != nil {
+			return Query{}, paramErr("accumulateBy", "%q: want all, hour, day, week, month or none", p.AccumulateBy)
+		}
+	}
 	if err := p.parseIdle(&q.Options.Idle); err != nil {
 		return Query{}, err
 	}
@@ -123,6 +299,16 @@ func (p QueryParams) Parse(now time.Time) (Query, error) {
 	if q.Options.Filter, err = allocation.ParseFilter(p.Filter); err != nil {
 		return Query{}, &ParamError{Param: "filter", Err: err}
 	}
+	v1, err := allocation.ParseFilterV1(p.v1Filters())
+	if err != nil {
+		param := "filter"
+		var fe *allocation.V1FilterError
+		if errors.As(err, &fe) {
+			param = fe.Param
+		}
+		return Query{}, &ParamError{Param: param, Err: err}
+	}
+	q.Options.Filter = q.Options.Filter.And(v1)
 	if q.Options.IncludeAggregatedMetadata, err = parseBool("includeAggregatedMetadata", p.IncludeAggregatedMetadata); err != nil {
 		return Query{}, err
 	}
@@ -133,14 +319,14 @@ func (p QueryParams) Parse(now time.Time) (Query, error) {
 }
 
 func (p QueryParams) checkLengths() error {
-	for name, v := range map[string]string{
-		"window": p.Window, "aggregate": p.Aggregate, "step": p.Step, "accumulate": p.Accumulate,
-		"includeIdle": p.IncludeIdle, "idleByNode": p.IdleByNode, "splitIdle": p.SplitIdle,
-		"shareIdle": p.ShareIdle, "shareNamespaces": p.ShareNamespaces, "shareLabels": p.ShareLabels,
-		"shareCost": p.ShareCost, "shareSplit": p.ShareSplit, "filter": p.Filter,
-		"includeAggregatedMetadata": p.IncludeAggregatedMetadata,
-	} {
-		if len(v) > maxParamLen {
+	fields := p.fields()
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if len(*fields[name]) > maxParamLen {
 			return paramErr(name, "longer than %d bytes", maxParamLen)
 		}
 	}

@@ -133,7 +133,12 @@ func NewServer(h http.Handler, opts ServerOptions) *http.Server {
 }
 
 func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary bool) {
-	q, err := ParamsFromURL(r.URL.Query()).Parse(h.opts.Now())
+	p, err := ParamsFromURL(r.URL.Query())
+	if err != nil {
+		h.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q, err := p.Parse(h.opts.Now())
 	if err != nil {
 		h.writeError(w, http.StatusBadRequest, err.Error())
 		return

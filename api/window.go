@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,15 +19,19 @@ import (
 //	<n>m, <n>h, <n>d, <n>w           the last n units, ending at now rounded
 //	                                 up to the unit (a day for d and w)
 //	<duration> offset <duration>     the same, ending that much earlier
-//	<unix>,<unix>                    seconds since the epoch
+//	<unix>,<unix>                    seconds since the epoch (OpenCost also
+//	                                 separates them with '-' or '|')
 //	<RFC3339>,<RFC3339>              two times
 //
-// Errors say what was expected; the input is quoted, never executed.
+// As in OpenCost, a date without a time is not a window: a single date
+// ("2024-01-01") and a pair of dates ("2024-01-01,2024-01-02") are refused
+// with a message that spells out the RFC 3339 pair meaning that span. Errors
+// say what was expected; the input is quoted, never executed.
 func ParseWindow(s string, now time.Time) (allocation.Window, error) {
 	now = now.UTC()
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return allocation.Window{}, fmt.Errorf("window is empty (want e.g. 7d, today, lastweek, or start,end)")
+		return allocation.Window{}, fmt.Errorf("window is empty (want %s)", windowForms)
 	}
 	day := 24 * time.Hour
 	today := now.Truncate(day)
@@ -49,6 +54,16 @@ func ParseWindow(s string, now time.Time) (allocation.Window, error) {
 	if a, b, ok := strings.Cut(s, ","); ok {
 		return parsePair(strings.TrimSpace(a), strings.TrimSpace(b))
 	}
+	if m := unixPairPattern.FindStringSubmatch(s); m != nil {
+		return parsePair(m[1], m[2])
+	}
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		return allocation.Window{}, fmt.Errorf("window %q is a single date, not a span; for that day use %s,%s (or want %s)",
+			s, d.Format(time.RFC3339), d.AddDate(0, 0, 1).Format(time.RFC3339), windowForms)
+	}
+	if !relativePattern.MatchString(s) {
+		return allocation.Window{}, fmt.Errorf("window %q is not one of %s", s, windowForms)
+	}
 	span, offset := s, ""
 	if i := strings.Index(s, " offset "); i >= 0 {
 		span, offset = strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+len(" offset "):])
@@ -67,6 +82,18 @@ func ParseWindow(s string, now time.Time) (allocation.Window, error) {
 	}
 	return allocation.NewWindow(end.Add(-d), end)
 }
+
+// windowForms names the accepted windows, for error messages.
+const windowForms = "today, yesterday, week, lastweek, month, lastmonth, <n>m, <n>h, <n>d or <n>w (e.g. 7d), " +
+	"'<n>d offset <n>d', or start,end as RFC 3339 times (2024-01-01T00:00:00Z,2024-01-02T00:00:00Z) or Unix seconds"
+
+var (
+	// unixPairPattern is OpenCost's other spellings of a Unix pair: a-b, a|b.
+	unixPairPattern = regexp.MustCompile(`^(\d+)[-|](\d+)$`)
+	// relativePattern is roughly "<n><unit>[ offset <n><unit>]"; parseRelative
+	// says exactly what is wrong with one that matches.
+	relativePattern = regexp.MustCompile(`^[-+]?\d*[a-zA-Z]( offset .*)?$`)
+)
 
 // parseRelative parses "<n><m|h|d|w>" and returns its length and rounding unit.
 func parseRelative(s string) (time.Duration, time.Duration, error) {
@@ -102,6 +129,12 @@ func roundUp(t time.Time, unit time.Duration) time.Time {
 }
 
 func parsePair(a, b string) (allocation.Window, error) {
+	da, errA := time.Parse(time.DateOnly, a)
+	db, errB := time.Parse(time.DateOnly, b)
+	if errA == nil && errB == nil {
+		return allocation.Window{}, fmt.Errorf("window %q: dates need a time of day (OpenCost refuses them too); for midnight to midnight UTC use %s,%s",
+			a+","+b, da.Format(time.RFC3339), db.Format(time.RFC3339))
+	}
 	start, err := parseInstant(a)
 	if err != nil {
 		return allocation.Window{}, fmt.Errorf("window start: %w", err)
@@ -122,7 +155,10 @@ func parseInstant(s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither Unix seconds nor RFC 3339", s)
+		if d, err := time.Parse(time.DateOnly, s); err == nil {
+			return time.Time{}, fmt.Errorf("%q is a date without a time; use %s", s, d.Format(time.RFC3339))
+		}
+		return time.Time{}, fmt.Errorf("%q is neither Unix seconds nor RFC 3339 (e.g. 2024-01-01T00:00:00Z)", s)
 	}
 	return t.UTC(), nil
 }

@@ -31,6 +31,8 @@ func TestParseWindow(t *testing.T) {
 		"30m":                   {"2024-01-10T14:51:00Z", "2024-01-10T15:21:00Z"},
 		"3d offset 1d":          {"2024-01-07T00:00:00Z", "2024-01-10T00:00:00Z"},
 		"1704067200,1704153600": {"2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"},
+		"1704067200-1704153600": {"2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"},
+		"1704067200|1704153600": {"2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"},
 		"2024-01-01T00:00:00Z,2024-01-03T12:00:00+02:00": {"2024-01-01T00:00:00Z", "2024-01-03T10:00:00Z"},
 		" Today ": {"2024-01-10T00:00:00Z", "2024-01-11T00:00:00Z"},
 	}
@@ -45,7 +47,7 @@ func TestParseWindow(t *testing.T) {
 func TestParseWindowRejectsBadInput(t *testing.T) {
 	cases := map[string]string{
 		"":                      "window is empty",
-		"tomorrow":              "is not a positive whole number",
+		"tomorrow":              "is not one of today, yesterday",
 		"7y":                    `unit "y" is not m, h, d or w`,
 		"0d":                    "not a positive whole number",
 		"-3d":                   "not a positive whole number",
@@ -54,7 +56,11 @@ func TestParseWindowRejectsBadInput(t *testing.T) {
 		"1704153600,1704067200": "is not after start",
 		"1704067200,":           "window end",
 		"abc,1704067200":        "window start",
-		"2024-01-01,2024-01-02": "neither Unix seconds nor RFC 3339",
+		"2024-01-01,2024-01-02": "use 2024-01-01T00:00:00Z,2024-01-02T00:00:00Z",
+		"2024-01-01":            "is a single date, not a span; for that day use 2024-01-01T00:00:00Z,2024-01-02T00:00:00Z",
+		"2024-01-01,1704153600": `"2024-01-01" is a date without a time; use 2024-01-01T00:00:00Z`,
+		"2024-1-1":              "is not one of today",
+		"1704153600-1704067200": "is not after start",
 		"d":                     "is not <n>m",
 	}
 	for in, want := range cases {
@@ -64,7 +70,7 @@ func TestParseWindowRejectsBadInput(t *testing.T) {
 }
 
 func FuzzParseWindow(f *testing.F) {
-	for _, s := range []string{"today", "7d", "3d offset 1d", "1704067200,1704153600", "2024-01-01T00:00:00Z,2024-01-02T00:00:00Z", "lastmonth", ""} {
+	for _, s := range []string{"today", "7d", "3d offset 1d", "1704067200,1704153600", "2024-01-01T00:00:00Z,2024-01-02T00:00:00Z", "lastmonth", "", "2024-01-01", "1704067200-1704153600"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

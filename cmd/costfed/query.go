@@ -41,7 +41,7 @@ type queryFlags struct {
 	storePath, cluster, format string
 	staleAfter                 time.Duration
 	p                          api.QueryParams
-	idle, idleByNode           bool
+	idle, idleByNode, split    bool
 	accumulate, shareIdle      optionalValueFlag
 }
 
@@ -50,13 +50,40 @@ var flagOfParam = map[string]string{
 	"window": "window", "aggregate": "aggregate", "filter": "filter", "step": "step",
 	"accumulate": "accumulate", "includeIdle": "idle", "idleByNode": "idle-by-node",
 	"shareIdle": "share-idle", "shareNamespaces": "share-namespaces", "shareLabels": "share-labels",
-	"shareCost": "share-cost", "shareSplit": "share-split",
+	"shareCost": "share-cost", "shareSplit": "share-split", "splitIdle": "split-idle",
+	"filterClusters": "filter-clusters", "filterNodes": "filter-nodes", "filterNamespaces": "filter-namespaces",
+	"filterControllerKinds": "filter-controller-kinds", "filterControllers": "filter-controllers",
+	"filterPods": "filter-pods", "filterContainers": "filter-containers", "filterLabels": "filter-labels",
+	"filterAnnotations": "filter-annotations", "filterServices": "filter-services",
+}
+
+// legacyFilterFlags are Kubecost's v1 filter parameters as flags: each a comma
+// list ORed, ANDed with each other and with --filter.
+func legacyFilterFlags(p *api.QueryParams) []struct {
+	dest        *string
+	name, usage string
+} {
+	return []struct {
+		dest        *string
+		name, usage string
+	}{
+		{&p.FilterClusters, "filter-clusters", "legacy filter: comma list of clusters (a trailing * matches a prefix)"},
+		{&p.FilterNodes, "filter-nodes", "legacy filter: comma list of nodes"},
+		{&p.FilterNamespaces, "filter-namespaces", "legacy filter: comma list of namespaces"},
+		{&p.FilterControllerKinds, "filter-controller-kinds", "legacy filter: comma list of controller kinds (deployment, job, …)"},
+		{&p.FilterControllers, "filter-controllers", "legacy filter: comma list of controllers as name or kind:name"},
+		{&p.FilterPods, "filter-pods", "legacy filter: comma list of pods"},
+		{&p.FilterContainers, "filter-containers", "legacy filter: comma list of containers"},
+		{&p.FilterLabels, "filter-labels", "legacy filter: comma list of label name:value"},
+		{&p.FilterAnnotations, "filter-annotations", "legacy filter: comma list of annotation name:value"},
+		{&p.FilterServices, "filter-services", "legacy filter: comma list of services"},
+	}
 }
 
 // runQuery implements "costfed query": an /allocation question answered from
 // the store on the command line.
 func runQuery(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "query", "query [--store federated-store.yaml] --window W [--aggregate K] [--filter F] [--step S] [--accumulate[=P]] [--idle] [--share-idle[=MODE]] [--cluster ID] [--format table|json|csv]")
+	fs := newFlagSet(e, "query", "query [--store federated-store.yaml] --window W [--aggregate K] [--filter F] [--filter-namespaces N,…] [--step S] [--accumulate[=P]] [--idle] [--idle-by-node] [--split-idle] [--share-idle[=MODE]] [--cluster ID] [--format table|json|csv]")
 	var f queryFlags
 	fs.StringVar(&f.storePath, "store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data)")
 	fs.StringVar(&f.p.Window, "window", "", "time window (required): today, yesterday, week, lastweek, month, lastmonth, 24h, 7d, '7d offset 1d', start,end as Unix seconds or RFC 3339")
@@ -67,12 +94,16 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	fs.Var(&f.accumulate, "accumulate", "sum the window: bare for one set, or =hour, =day, =week, =month (ignores --step)")
 	fs.BoolVar(&f.idle, "idle", false, "include idle cost rows")
 	fs.BoolVar(&f.idleByNode, "idle-by-node", false, "compute and share idle per node instead of per cluster")
+	fs.BoolVar(&f.split, "split-idle", false, "one idle row per cluster (or node with --idle-by-node) instead of a single __idle__ row")
 	f.shareIdle.ifBare = "weighted"
 	fs.Var(&f.shareIdle, "share-idle", "share idle cost into the rows: bare or =weighted for in proportion to cost, =even for equal parts")
 	fs.StringVar(&f.p.ShareNamespaces, "share-namespaces", "", "comma list of namespaces whose cost is shared over the others")
 	fs.StringVar(&f.p.ShareLabels, "share-labels", "", "comma list of label=value whose rows' cost is shared over the others")
 	fs.StringVar(&f.p.ShareCost, "share-cost", "", "fixed overhead in dollars per hour shared over the rows")
 	fs.StringVar(&f.p.ShareSplit, "share-split", "", "how shared costs are split: weighted (default) or even")
+	for _, lf := range legacyFilterFlags(&f.p) {
+		fs.StringVar(lf.dest, lf.name, "", lf.usage)
+	}
 	fs.StringVar(&f.cluster, "cluster", "", "read this cluster's own blocks instead of the combined store")
 	fs.StringVar(&f.format, "format", "table", "output: table (human units), json (the API's shape) or csv")
 	fs.DurationVar(&f.staleAfter, "stale-after", 3*time.Hour, "warn about clusters whose newest block is older than this")
@@ -136,6 +167,7 @@ func (f *queryFlags) parse(nargs int, args []string, now time.Time) (api.Query, 
 	f.p.ShareIdle = f.shareIdle.value
 	f.p.IncludeIdle = strconv.FormatBool(f.idle)
 	f.p.IdleByNode = strconv.FormatBool(f.idleByNode)
+	f.p.SplitIdle = strconv.FormatBool(f.split)
 	q, err := f.p.Parse(now)
 	if err != nil {
 		return api.Query{}, flagError(err)

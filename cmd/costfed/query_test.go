@@ -135,25 +135,48 @@ func TestQueryCSVStepsAndCluster(t *testing.T) {
 	require.Greater(t, total, 0.0)
 }
 
+func TestQueryLegacyFiltersAndSplitIdle(t *testing.T) {
+	f := newQueryFixture(t)
+	names := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := runQueryCmd(t, append([]string{"--store", f.storeYAML, "--window", f.window, "--format", "csv", "--accumulate"}, args...)...)
+		require.Equal(t, 0, code, errOut)
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		require.NoError(t, err)
+		var got []string
+		for _, r := range recs[1:] {
+			got = append(got, r[2])
+		}
+		return got
+	}
+	require.Equal(t, []string{"ns-1", "ns-2"}, names("--aggregate", "namespace", "--filter-namespaces", "ns-1,ns-2"))
+	require.Equal(t, []string{"ns-1"}, names("--aggregate", "namespace", "--filter-namespaces", "ns-1,ns-2", "--filter", `namespace!:"ns-2"`))
+	require.Equal(t, []string{"east"}, names("--aggregate", "cluster", "--filter-clusters", "ea*"))
+	require.Equal(t, []string{"__idle__", "ns-1"}, names("--aggregate", "namespace", "--filter-namespaces", "ns-1", "--idle"))
+	require.Equal(t, []string{"east/__idle__", "ns-1", "west/__idle__"}, names("--aggregate", "namespace", "--filter-namespaces", "ns-1", "--idle", "--split-idle"))
+}
+
 func TestQueryBadFlags(t *testing.T) {
 	f := newQueryFixture(t)
 	for name, tc := range map[string]struct {
 		args []string
 		flag string
 	}{
-		"no window":        {[]string{}, "--window"},
-		"bad window":       {[]string{"--window", "forever"}, "--window"},
-		"bad aggregate":    {[]string{"--window", "1d", "--aggregate", "planet"}, "--aggregate"},
-		"bad filter":       {[]string{"--window", "1d", "--filter", "namespace:web"}, "--filter"},
-		"bad step":         {[]string{"--window", "1d", "--step", "90m"}, "--step"},
-		"bad accumulate":   {[]string{"--window", "1d", "--accumulate=fortnight"}, "--accumulate"},
-		"bad share idle":   {[]string{"--window", "1d", "--share-idle=lots"}, "--share-idle"},
-		"bad share cost":   {[]string{"--window", "1d", "--share-cost", "x"}, "--share-cost"},
-		"bad share labels": {[]string{"--window", "1d", "--share-labels", "app"}, "--share-labels"},
-		"bad format":       {[]string{"--window", "1d", "--format", "yaml"}, "--format"},
-		"bad cluster":      {[]string{"--window", "1d", "--cluster", "../etc"}, "--cluster"},
-		"unknown flag":     {[]string{"--window", "1d", "--colour"}, "-colour"},
-		"extra argument":   {[]string{"--window", "1d", "now"}, "unexpected argument"},
+		"no window":         {[]string{}, "--window"},
+		"bad window":        {[]string{"--window", "forever"}, "--window"},
+		"bad aggregate":     {[]string{"--window", "1d", "--aggregate", "planet"}, "--aggregate"},
+		"bad filter":        {[]string{"--window", "1d", "--filter", "namespace:web"}, "--filter"},
+		"bad legacy filter": {[]string{"--window", "1d", "--filter-labels", "app"}, "--filter-labels: \"app\": want name:value"},
+		"single date":       {[]string{"--window", "2024-05-05"}, "--window: \"2024-05-05\" is a single date"},
+		"bad step":          {[]string{"--window", "1d", "--step", "90m"}, "--step"},
+		"bad accumulate":    {[]string{"--window", "1d", "--accumulate=fortnight"}, "--accumulate"},
+		"bad share idle":    {[]string{"--window", "1d", "--share-idle=lots"}, "--share-idle"},
+		"bad share cost":    {[]string{"--window", "1d", "--share-cost", "x"}, "--share-cost"},
+		"bad share labels":  {[]string{"--window", "1d", "--share-labels", "app"}, "--share-labels"},
+		"bad format":        {[]string{"--window", "1d", "--format", "yaml"}, "--format"},
+		"bad cluster":       {[]string{"--window", "1d", "--cluster", "../etc"}, "--cluster"},
+		"unknown flag":      {[]string{"--window", "1d", "--colour"}, "-colour"},
+		"extra argument":    {[]string{"--window", "1d", "now"}, "unexpected argument"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, out, errOut := runQueryCmd(t, append([]string{"--store", f.storeYAML}, tc.args...)...)
