@@ -21,7 +21,7 @@ import (
 	"github.com/costfed/costfed/store"
 )
 
-// Issue 7's benchmark: a month of a large fleet aggregated by namespace, cold
+// Issue 7's benchmark: a month (COSTFED_BENCH_API_DAYS) of a large fleet aggregated by namespace, cold
 // (decoded from the block files) and warm (from the cache), next to a plain
 // Arrow scan of the same Parquet files summing cost by namespace. Writing the
 // fixture (30 combined daily blocks) takes a while, so the size comes from
@@ -35,6 +35,7 @@ var monthFixture struct {
 	st   *store.Store
 	w    allocation.Window
 	rows int
+	keep bool // the directory was given: leave it
 	err  error
 }
 
@@ -51,9 +52,16 @@ func month(b *testing.B) (*store.Store, allocation.Window, int) {
 	f := &monthFixture
 	f.once.Do(func() {
 		clusters, containers := benchEnv("COSTFED_BENCH_API_CLUSTERS", 100), benchEnv("COSTFED_BENCH_API_CONTAINERS", 1000)
-		f.dir, f.err = os.MkdirTemp("", "costfed-api-bench-")
-		if f.err != nil {
-			return
+		days := benchEnv("COSTFED_BENCH_API_DAYS", 30)
+		// COSTFED_BENCH_API_DIR keeps the fixture there (and reuses one
+		// already written), so other tools (DuckDB, costfed query in a fresh
+		// process) can be measured on the same files.
+		if f.dir, f.keep = os.Getenv("COSTFED_BENCH_API_DIR"), true; f.dir == "" {
+			f.dir, f.err = os.MkdirTemp("", "costfed-api-bench-")
+			f.keep = false
+			if f.err != nil {
+				return
+			}
 		}
 		bkt, err := filesystem.NewBucket(f.dir)
 		if err != nil {
@@ -62,8 +70,14 @@ func month(b *testing.B) (*store.Store, allocation.Window, int) {
 		}
 		f.st = store.New(bkt, store.Options{})
 		start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-		f.w = allocation.Window{Start: start, End: start.AddDate(0, 0, 30)}
-		for d := 0; d < 30; d++ {
+		f.w = allocation.Window{Start: start, End: start.AddDate(0, 0, days)}
+		if idx, err := f.st.ReadIndex(context.Background(), store.CombinedID, store.Daily); err == nil && len(idx.Blocks) == days {
+			for _, e := range idx.Blocks {
+				f.rows += e.Rows
+			}
+			return
+		}
+		for d := 0; d < days; d++ {
 			w := allocation.Window{Start: start.AddDate(0, 0, d), End: start.AddDate(0, 0, d+1)}
 			var rows []allocation.Allocation
 			for c := 0; c < clusters; c++ {
@@ -175,7 +189,7 @@ func BenchmarkMonthPlainArrowScan(b *testing.B) {
 // TestMain removes the month fixture, which outlives single benchmarks.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if monthFixture.dir != "" {
+	if monthFixture.dir != "" && !monthFixture.keep {
 		_ = os.RemoveAll(monthFixture.dir)
 	}
 	os.Exit(code)

@@ -290,6 +290,9 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 		scan.Omit = []string{store.ColumnLabels, store.ColumnAnnotations}
 	}
 	if opts.Decomposable() {
+		// Aggregate never keeps its input rows (its answer shares no memory
+		// with them), so one batch buffer serves the whole scan.
+		scan.ReuseBatch = true
 		var parts []allocation.Set
 		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(rows []allocation.Allocation) error {
 			part, err := allocation.NewSet(w, rows...).Aggregate(opts)

@@ -466,6 +466,10 @@ type ScanOptions struct {
 	// scan cheap; the label and annotation maps are the dearest. Only the
 	// optional columns can be left out: name, start and end are always read.
 	Omit []string
+	// ReuseBatch hands every batch over in one slice, overwritten by the
+	// next: fn must not keep the slice or pointers into it (strings, maps
+	// and lists of the rows stay valid). It spares an allocation per batch.
+	ReuseBatch bool
 }
 
 // Columns a scan may leave out.
@@ -497,11 +501,12 @@ func projectColumns(rdr *file.Reader, omit []string) ([]int, error) {
 }
 
 // ScanBlockData checks a block as DecodeBlock does and hands its rows to fn in
-// batches of at most opts.BatchRows (a row group's rows at most), so a reader holds
-// one batch decoded at a time, not the block. A batch is fn's to keep. An
-// error from fn stops the scan and is returned as it is; a block that turns
-// out damaged after some batches were handed over still fails with a
-// *BlockError, so callers must drop what they made of the earlier batches.
+// batches of at most opts.BatchRows (a row group's rows at most), so a reader
+// holds one batch decoded at a time, not the block. A batch is fn's to keep
+// unless opts.ReuseBatch. An error from fn stops the scan and is returned as
+// it is; a block that turns out damaged after some batches were handed over
+// still fails with a *BlockError, so callers must drop what they made of the
+// earlier batches.
 func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOptions, fn func(rows []allocation.Allocation) error) (meta BlockMeta, err error) {
 	defer recoverAsCorrupt(key, &err)
 	rdr, err := openParquet(key, data)
@@ -521,7 +526,17 @@ func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOption
 	if err != nil {
 		return BlockMeta{}, blockErr(key, ErrInvalidBlock, "%v", err)
 	}
-	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, memory.DefaultAllocator)
+	props := pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}
+	// The repeating string properties are dictionary-encoded in the file;
+	// reading them as Arrow dictionaries decodes each distinct value once
+	// instead of once per row.
+	sch := rdr.MetaData().Schema
+	for i := range sch.NumColumns() {
+		if col := sch.Column(i); col.ColumnPath().String() == col.Name() && dictionaryColumns[col.Name()] {
+			props.SetReadDict(i, true)
+		}
+	}
+	fr, err := pqarrow.NewFileReader(rdr, props, memory.DefaultAllocator)
 	if err != nil {
 		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
@@ -538,8 +553,12 @@ func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOption
 	}
 	defer rr.Release()
 	n := 0
+	var reused []allocation.Allocation
 	for rr.Next() {
-		rows, err := appendRecord(nil, rr.RecordBatch(), meta.Window)
+		rows, err := appendRecord(reused[:0], rr.RecordBatch(), meta.Window)
+		if opts.ReuseBatch {
+			reused = rows
+		}
 		if err != nil {
 			return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 		}
@@ -642,16 +661,31 @@ func checkMeta(key string, rdr *file.Reader) (BlockMeta, error) {
 }
 
 // sameColumns compares names, types and nullability, ignoring field metadata
-// (the Parquet reader adds PARQUET:field_id).
+// (the Parquet reader adds PARQUET:field_id). A string column read as a
+// dictionary of strings is a string column.
 func sameColumns(got, want *arrow.Schema) bool {
 	if got.NumFields() != want.NumFields() {
 		return false
 	}
 	for i, w := range want.Fields() {
 		g := got.Field(i)
-		if g.Name != w.Name || g.Nullable != w.Nullable || !arrow.TypeEqual(g.Type, w.Type) {
+		gt := g.Type
+		if d, ok := gt.(*arrow.DictionaryType); ok && dictionaryColumns[g.Name] {
+			gt = d.ValueType
+		}
+		if g.Name != w.Name || g.Nullable != w.Nullable || !arrow.TypeEqual(gt, w.Type) {
 			return false
 		}
 	}
 	return true
 }
+
+// dictionaryColumns are the columns written dictionary-encoded (writerProps),
+// and so read as Arrow dictionaries.
+var dictionaryColumns = func() map[string]bool {
+	m := map[string]bool{colPriceSrc: true}
+	for _, c := range stringColumns {
+		m[c.name] = true
+	}
+	return m
+}()

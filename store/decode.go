@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -26,8 +27,9 @@ func columnAs[T arrow.Array](rec arrow.RecordBatch, i int) (T, error) {
 func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocation.Window) ([]allocation.Allocation, error) {
 	n := int(rec.NumRows())
 	base := len(rows)
-	rows = append(rows, make([]allocation.Allocation, n)...)
+	rows = slices.Grow(rows, n)[:base+n]
 	out := rows[base:]
+	clear(out) // rows may be a reused batch: no field of an earlier row stays
 	schema := rec.Schema()
 	index := func(name string) (int, bool) {
 		if is := schema.FieldIndices(name); len(is) == 1 {
@@ -55,12 +57,8 @@ func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocat
 	}
 	for _, c := range stringColumns {
 		if j, ok := index(c.name); ok {
-			sc, err := columnAs[*array.String](rec, j)
-			if err != nil {
+			if err := readStrings(rec, j, out, c.ref); err != nil {
 				return nil, err
-			}
-			for i := range out {
-				*c.ref(&out[i]) = sc.Value(i)
 			}
 		}
 	}
@@ -114,15 +112,42 @@ func appendRecord(rows []allocation.Allocation, rec arrow.RecordBatch, w allocat
 		}
 	}
 	if j, ok := index(colPriceSrc); ok {
-		ps, err := columnAs[*array.String](rec, j)
-		if err != nil {
+		if err := readStrings(rec, j, out, func(a *allocation.Allocation) *string { return &a.PriceSource }); err != nil {
 			return nil, err
-		}
-		for i := range out {
-			out[i].PriceSource = ps.Value(i)
 		}
 	}
 	return rows, nil
+}
+
+// readStrings sets a string field of every row from column j, a plain string
+// column or a dictionary of strings (whose values are then looked up once
+// each, not once per row).
+func readStrings(rec arrow.RecordBatch, j int, out []allocation.Allocation, ref func(*allocation.Allocation) *string) error {
+	switch col := rec.Column(j).(type) {
+	case *array.String:
+		for i := range out {
+			*ref(&out[i]) = col.Value(i)
+		}
+		return nil
+	case *array.Dictionary:
+		dict, ok := col.Dictionary().(*array.String)
+		if !ok {
+			return fmt.Errorf("column %s: dictionary of %s", rec.Schema().Field(j).Name, col.Dictionary().DataType())
+		}
+		values := make([]string, dict.Len())
+		for k := range values {
+			values[k] = dict.Value(k)
+		}
+		for i := range out {
+			k := col.GetValueIndex(i)
+			if k < 0 || k >= len(values) {
+				return fmt.Errorf("column %s: dictionary index %d out of range", rec.Schema().Field(j).Name, k)
+			}
+			*ref(&out[i]) = values[k]
+		}
+		return nil
+	}
+	return fmt.Errorf("column %s has type %s", rec.Schema().Field(j).Name, rec.Column(j).DataType())
 }
 
 // requiredColumn returns the column called name as T, or an error when the

@@ -65,7 +65,7 @@ func (s *Store) ReadIndex(ctx context.Context, cluster string, res Resolution) (
 		return Index{}, fmt.Errorf("read index: %w", err)
 	}
 	key := IndexKey(cluster, res)
-	data, err := s.get(ctx, key, 64<<20)
+	data, err := s.get(ctx, key, 64<<20, 0)
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
 			return Index{Version: IndexVersion, Cluster: cluster, Resolution: res}, nil
@@ -238,7 +238,7 @@ func (s *Store) ScanBlock(ctx context.Context, cluster string, res Resolution, e
 // content the index lists.
 func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (string, []byte, error) {
 	key := BlockKey(cluster, res, e.Window())
-	data, err := s.get(ctx, key, s.maxBlockBytes)
+	data, err := s.get(ctx, key, s.maxBlockBytes, max(e.Size, e.PendingSize))
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
 			return key, nil, blockErr(key, ErrMissingBlock, "the index lists it but the bucket does not hold it")
@@ -286,7 +286,7 @@ func (s *Store) Clusters(ctx context.Context) ([]string, error) {
 }
 
 // get downloads an object whole, refusing objects larger than limit.
-func (s *Store) get(ctx context.Context, key string, limit int64) ([]byte, error) {
+func (s *Store) get(ctx context.Context, key string, limit, sizeHint int64) ([]byte, error) {
 	rc, err := s.bkt.Get(ctx, key)
 	if errors.Is(err, io.EOF) {
 		// objstore's S3 provider reads the first byte inside Get to surface
@@ -298,7 +298,13 @@ func (s *Store) get(ctx context.Context, key string, limit int64) ([]byte, error
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	var buf bytes.Buffer
+	if sizeHint > 0 && sizeHint <= limit {
+		// One allocation of the expected size instead of ReadAll's doubling.
+		buf.Grow(int(sizeHint) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(rc, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", key, err)
 	}
