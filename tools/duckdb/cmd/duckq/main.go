@@ -8,6 +8,9 @@
 //
 // --dir is the store's root (holding federated/combined/...) or the directory
 // of the daily blocks. The window defaults to the span of the block names.
+// --exec runs any SQL instead, with {{glob}} replaced by the blocks' glob:
+//
+//	duckq --dir STORE --exec "SELECT count(*) FROM read_parquet('{{glob}}')"
 package main
 
 import (
@@ -39,6 +42,7 @@ func run() error {
 	threads := flag.Int("threads", 0, "DuckDB threads (default: DuckDB's, the number of CPUs)")
 	printSQL := flag.Bool("sql", false, "print the SQL before running it")
 	quiet := flag.Bool("q", false, "print only the row count and the time, not the rows")
+	execSQL := flag.String("exec", "", "run this SQL instead of a question; {{glob}} is replaced by the blocks' glob")
 	flag.Parse()
 	if *dir == "" {
 		return fmt.Errorf("--dir is required")
@@ -55,6 +59,9 @@ func run() error {
 	}
 	if w.End, err = parseTime(*to, w.End); err != nil {
 		return err
+	}
+	if *execSQL != "" {
+		return runSQL(strings.ReplaceAll(*execSQL, "{{glob}}", glob), *threads)
 	}
 	qs := duckdb.Questions(glob, w, *label, *namespace)
 	i := slices.IndexFunc(qs, func(q duckdb.Question) bool { return q.Name == *question })
@@ -98,6 +105,54 @@ func run() error {
 	}
 	fmt.Printf("%s: %d rows, took %.3fs (%s, %s .. %s)\n", *question, len(totals), took.Seconds(), glob,
 		w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339))
+	return nil
+}
+
+// runSQL runs any query and prints its rows, tab-separated.
+func runSQL(query string, threads int) error {
+	ctx := context.Background()
+	start := time.Now()
+	db, err := duckdb.Open()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if threads > 0 {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads)); err != nil {
+			return err
+		}
+	}
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	fmt.Println(strings.Join(cols, "\t"))
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		fmt.Println(strings.Join(parts, "\t"))
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Printf("%d rows, took %.3fs\n", n, time.Since(start).Seconds())
 	return nil
 }
 
