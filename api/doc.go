@@ -14,9 +14,14 @@
 // block of every whole UTC day, and 1h blocks for the partial days at the
 // edges and for days whose 1d block is missing. Each block is aggregated on
 // its own (filter, idle, sharing), then the aggregated sets are summed per
-// step or accumulation period, as OpenCost sums per-step sets. Decoded blocks
-// are cached by content hash (IndexEntry.SHA256) in an LRU bounded by an
-// approximate byte count; concurrent loads of one block are joined.
+// step or accumulation period, as OpenCost sums per-step sets. A block is
+// streamed (store.ScanBlock) a batch of rows at a time, reading only the
+// columns the question needs; when the options decompose, each batch is
+// aggregated as it is decoded and the partial answers merged, so memory holds
+// answers, not rows. Per-block answers are cached by content hash
+// (IndexEntry.SHA256) and the options' canonical text (AggregateOptions.Key)
+// in an LRU bounded by an approximate byte count; concurrent loads of one
+// key are joined.
 //
 // NewHandler serves GET /allocation, /allocation/compute, /model/allocation
 // (Kubecost's path) and /allocation/summary with an optional bearer token,
@@ -36,5 +41,9 @@
 //     incomplete blocks and stale clusters are warnings in the answer, not
 //     errors: the answer is what the store holds.
 //   - Idle and shared costs are distributed per block (per day or hour), then
-//     summed.
+//     summed. Sharing, and idle scaled to a filter, need a block's every row
+//     before any is summed: those questions hold a whole block decoded.
+//   - Rows summed by an aggregate key carry no labels or annotations unless
+//     includeAggregatedMetadata=true (as in OpenCost); such questions skip
+//     those columns.
 package api

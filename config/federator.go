@@ -57,7 +57,8 @@ type Server struct {
 	// BearerToken, when set, is required on every query request.
 	BearerToken     Secret `yaml:"bearer_token"`
 	BearerTokenFile string `yaml:"bearer_token_file"`
-	// CacheBytes bounds the in-memory cache of decoded blocks; 0 disables it.
+	// CacheBytes bounds the in-memory cache of per-block answers (a block
+	// aggregated for one question); 0 disables it.
 	CacheBytes   Bytes    `yaml:"cache_bytes"`
 	ReadTimeout  Duration `yaml:"read_timeout"`
 	WriteTimeout Duration `yaml:"write_timeout"`
