@@ -1,9 +1,11 @@
 package etl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,7 +75,10 @@ func (a *Agent) Tick(ctx context.Context) error {
 		}
 	}
 	var errs []error
-	for _, p := range a.Policies {
+	// Hourly first: a day can then be summed from the hours just built.
+	policies := slices.Clone(a.Policies)
+	slices.SortStableFunc(policies, func(x, y Policy) int { return cmp.Compare(x.Resolution.Duration(), y.Resolution.Duration()) })
+	for _, p := range policies {
 		rs, err := a.tickResolution(ctx, now, oldest, p)
 		if err != nil {
 			rs.LastError = err.Error()

@@ -30,6 +30,14 @@ type Computed struct {
 // Builder builds planned windows and commits them, one commit per window so
 // that a run cut short leaves every finished window committed and a rerun
 // does only what is left.
+//
+// A daily window whose 24 hourly blocks are committed and complete is summed
+// from them (allocation.MergeSets, the summing rules) instead of queried: no
+// queries, and the memory of one day's rows rather than a day of samples.
+// Otherwise (hourly blocks off, an hour missing, incomplete or unreadable, or
+// BuildOptions.FromSource) it is queried. The block's metadata says which
+// (store.BlockMeta.BuiltFrom). Build runs hourly tasks before daily ones, so
+// a day whose hours are built in the same call can use them.
 type Builder struct {
 	Cluster          string
 	ProducerVersion  string
@@ -50,6 +58,9 @@ type BuildOptions struct {
 	Force bool
 	// DryRun computes and reports without committing.
 	DryRun bool
+	// FromSource queries the source for daily windows too, even where the
+	// day's 24 hourly blocks are committed and complete (see Builder).
+	FromSource bool
 }
 
 // Result is what happened to one task.
@@ -65,6 +76,9 @@ type Result struct {
 	Err       error
 	// Stage is where Err happened: StageQuery or StageCommit.
 	Stage Stage
+	// BuiltFrom is how the rows were computed: store.BuiltFromSource or
+	// store.BuiltFromHourly.
+	BuiltFrom string
 }
 
 // Stage names a step of a build.
@@ -86,28 +100,35 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 	}
 	results := make([]Result, len(tasks))
 	var commitMu, progressMu sync.Mutex
-	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	for i, t := range tasks {
-		if ctx.Err() != nil {
-			results[i] = Result{Task: t, Err: ctx.Err()}
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := b.buildOne(ctx, t, opts, &commitMu)
-			results[i] = r
-			b.Metrics.observe(r, b.now())
-			if progress != nil {
-				progressMu.Lock()
-				progress(r)
-				progressMu.Unlock()
+	// Hourly tasks first, then the others: a day can then be summed from
+	// hours built in this same call.
+	for _, daily := range []bool{false, true} {
+		sem := make(chan struct{}, conc)
+		var wg sync.WaitGroup
+		for i, t := range tasks {
+			if (t.Resolution == store.Daily) != daily {
+				continue
 			}
-		}()
+			if ctx.Err() != nil {
+				results[i] = Result{Task: t, Err: ctx.Err()}
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				r := b.buildOne(ctx, t, opts, &commitMu)
+				results[i] = r
+				b.Metrics.observe(r, b.now())
+				if progress != nil {
+					progressMu.Lock()
+					progress(r)
+					progressMu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {
@@ -120,7 +141,8 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commitMu *sync.Mutex) Result {
 	start := b.now()
 	r := Result{Task: t}
-	comp, err := b.Computer.ComputeWindow(ctx, t.Window)
+	comp, builtFrom, err := b.compute(ctx, t, opts)
+	r.BuiltFrom = builtFrom
 	if err != nil {
 		r.Err, r.Stage = fmt.Errorf("build %s window %s: %w", t.Resolution, t.Window, err), StageQuery
 		r.Duration = b.now().Sub(start)
@@ -134,6 +156,7 @@ func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commi
 		Meta: store.BlockMeta{
 			Cluster: b.Cluster, Resolution: t.Resolution, Window: t.Window, Complete: t.Final,
 			BuildTime: b.now().UTC().Truncate(time.Millisecond), ProducerVersion: b.ProducerVersion, ProducerInstance: b.ProducerInstance,
+			BuiltFrom: builtFrom,
 		},
 		Rows: comp.Rows,
 	}
@@ -160,6 +183,53 @@ func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commi
 	}
 	r.Duration = b.now().Sub(start)
 	return r
+}
+
+// compute returns a task's rows: a daily window summed from its hourly
+// blocks when it can be, else from the source.
+func (b *Builder) compute(ctx context.Context, t Task, opts BuildOptions) (Computed, string, error) {
+	if t.Resolution == store.Daily && !opts.FromSource {
+		rows, ok, err := b.dailyFromHourly(ctx, t.Window)
+		switch {
+		case err != nil:
+			b.logger().Warn("cannot sum the day from its hourly blocks; querying the source", "cluster", b.Cluster, "window", t.Window.String(), "err", err)
+		case ok:
+			return Computed{Rows: rows}, store.BuiltFromHourly, nil
+		}
+	}
+	comp, err := b.Computer.ComputeWindow(ctx, t.Window)
+	return comp, store.BuiltFromSource, err
+}
+
+// dailyFromHourly sums the day's hourly blocks, one hour at a time, when all
+// 24 are committed, complete and not being replaced; ok is false when they
+// are not.
+func (b *Builder) dailyFromHourly(ctx context.Context, day allocation.Window) (rows []allocation.Allocation, ok bool, err error) {
+	ix, err := b.Store.ReadIndex(ctx, b.Cluster, store.Hourly)
+	if err != nil {
+		return nil, false, err
+	}
+	var hours []store.IndexEntry
+	for h := day.Start; h.Before(day.End); h = h.Add(time.Hour) {
+		e, found := ix.Find(h)
+		if !found || !e.Complete || e.PendingSHA256 != "" || !e.Window().End.Equal(h.Add(time.Hour)) {
+			return nil, false, nil
+		}
+		hours = append(hours, e)
+	}
+	sum := allocation.Set{Window: day}
+	for _, e := range hours {
+		blk, err := b.Store.ReadBlock(ctx, b.Cluster, store.Hourly, e)
+		if err != nil {
+			return nil, false, fmt.Errorf("hourly block %s: %w", e.Window(), err)
+		}
+		sum = allocation.MergeSets(day, sum, allocation.NewSet(e.Window(), blk.Rows...))
+	}
+	rows = sum.Allocations
+	for i := range rows {
+		rows[i].Window = day // a row of some hours has their union; a daily row has the day
+	}
+	return rows, true, nil
 }
 
 func (b *Builder) now() time.Time {

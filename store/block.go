@@ -42,7 +42,18 @@ type BlockMeta struct {
 	// Sources is the lineage of a combined block: the cluster blocks it was
 	// merged from. Empty for cluster blocks.
 	Sources []Source
+	// BuiltFrom says how an agent computed a cluster block: BuiltFromSource
+	// (queries to Prometheus) or BuiltFromHourly (a daily block summed from
+	// the day's committed hourly blocks). Empty for combined blocks and for
+	// blocks written before it was recorded.
+	BuiltFrom string
 }
+
+// How a cluster block was computed (BlockMeta.BuiltFrom).
+const (
+	BuiltFromSource = "source"
+	BuiltFromHourly = "hourly"
+)
 
 // Source names one input of a combined block by cluster and content digest.
 // Quarantined, when set, is the digest of a newer input that could not be read;
@@ -77,6 +88,7 @@ const (
 	metaProducerInstance = "costfed.producer_instance"
 	metaRows             = "costfed.rows"
 	metaSources          = "costfed.sources"
+	metaBuiltFrom        = "costfed.built_from"
 )
 
 // rowGroupRows bounds a row group. Readers (DuckDB, Athena) parallelise by row
@@ -133,6 +145,11 @@ func ValidateBlock(b Block) error {
 		errs = append(errs, err)
 	} else if !m.Resolution.AlignedWindow(m.Window) {
 		errs = append(errs, fmt.Errorf("window %s is not one aligned %s window", m.Window, m.Resolution))
+	}
+	switch m.BuiltFrom {
+	case "", BuiltFromSource, BuiltFromHourly:
+	default:
+		errs = append(errs, fmt.Errorf("built from %q: want %q or %q", m.BuiltFrom, BuiltFromSource, BuiltFromHourly))
 	}
 	if m.SchemaVersion != 0 && m.SchemaVersion != SchemaVersion {
 		errs = append(errs, fmt.Errorf("schema version %d cannot be written by this build (writes %d)", m.SchemaVersion, SchemaVersion))
@@ -254,7 +271,7 @@ func sortedRows(rows []allocation.Allocation) []*allocation.Allocation {
 }
 
 func metaPairs(m BlockMeta, rows int) [][2]string {
-	return [][2]string{
+	pairs := [][2]string{
 		{metaSchemaVersion, strconv.Itoa(SchemaVersion)},
 		{metaCluster, m.Cluster},
 		{metaResolution, string(m.Resolution)},
@@ -267,6 +284,11 @@ func metaPairs(m BlockMeta, rows int) [][2]string {
 		{metaRows, strconv.Itoa(rows)},
 		{metaSources, encodeSources(m.Sources)},
 	}
+	if m.BuiltFrom != "" {
+		// Only when set, so blocks that do not record it keep their bytes.
+		pairs = append(pairs, [2]string{metaBuiltFrom, m.BuiltFrom})
+	}
+	return pairs
 }
 
 // encodeSources writes lineage as cluster=sha[!quarantined] pairs separated
@@ -635,6 +657,7 @@ func checkMeta(key string, rdr *file.Reader) (BlockMeta, error) {
 	if m.Complete, err = strconv.ParseBool(get(metaComplete)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", metaComplete, err))
 	}
+	m.BuiltFrom = get(metaBuiltFrom)
 	if m.Sources, err = decodeSources(get(metaSources)); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", metaSources, err))
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,17 +231,18 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	name, usage := "backfill", "backfill --config agent.yaml --from T --to T [--resolution 1h,1d]"
 	if mode == etl.ModeRebuild {
-		name, usage = "rebuild", "rebuild --config agent.yaml --from T --to T [--resolution 1h,1d] [--dry-run] [--force]"
+		name, usage = "rebuild", "rebuild --config agent.yaml --from T --to T [--resolution 1h,1d] [--dry-run] [--force] [--from-source]"
 	}
 	fs := newFlagSet(e, name, usage)
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
 	concurrency := fs.Int("concurrency", 2, "windows built at once")
 	var rf rangeFlags
 	rf.register(fs)
-	var dryRun, force *bool
+	var dryRun, force, fromSource *bool
 	if mode == etl.ModeRebuild {
 		dryRun = fs.Bool("dry-run", false, "compute and print each window's rows and cost before and after, commit nothing")
 		force = fs.Bool("force", false, "let an empty result replace a block that has data (normally refused: it erases history)")
+		fromSource = fs.Bool("from-source", false, "query the source for daily windows too (by default a day whose 24 hourly blocks are committed and complete is summed from them)")
 	}
 	var lf logFlags
 	lf.register(fs)
@@ -274,8 +277,10 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	}
 	opts := etl.BuildOptions{}
 	if dryRun != nil {
-		opts.DryRun, opts.Force = *dryRun, *force
+		opts.DryRun, opts.Force, opts.FromSource = *dryRun, *force, *fromSource
 	}
+	// Hourly first: a day can then be summed from the hours just built.
+	slices.SortStableFunc(policies, func(a, b etl.Policy) int { return cmp.Compare(a.Resolution.Duration(), b.Resolution.Duration()) })
 	sum := &rangeSummary{started: now}
 	var errs []error
 	for _, p := range policies {
