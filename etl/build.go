@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/store"
 )
@@ -103,8 +105,9 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 	// Hourly tasks first, then the others: a day can then be summed from
 	// hours built in this same call.
 	for _, daily := range []bool{false, true} {
-		sem := make(chan struct{}, conc)
-		var wg sync.WaitGroup
+		// A failed window does not stop the others: errors are per result.
+		var g errgroup.Group
+		g.SetLimit(conc)
 		for i, t := range tasks {
 			if (t.Resolution == store.Daily) != daily {
 				continue
@@ -113,10 +116,7 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 				results[i] = Result{Task: t, Err: ctx.Err()}
 				continue
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
+			g.Go(func() error {
 				r := b.buildOne(ctx, t, opts, &commitMu)
 				results[i] = r
 				b.Metrics.observe(r, b.now())
@@ -125,9 +125,10 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 					progress(r)
 					progressMu.Unlock()
 				}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait()
 	}
 	var errs []error
 	for _, r := range results {

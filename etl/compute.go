@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/prom"
@@ -24,43 +24,28 @@ func Fetch(ctx context.Context, src prom.Source, opts allocation.QueryOptions, q
 	if concurrency <= 0 {
 		concurrency = DefaultFetchConcurrency
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type answer struct {
 		series  []allocation.Series
 		res     []prom.Result
-		err     error
 		queries int
 	}
 	answers := make([]answer, len(queries))
-	sem := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error // the failure that cancelled the others
+	// The first failure cancels the queries still running and is returned.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
 	for i, q := range queries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				once.Do(func() { firstErr = fmt.Errorf("fetch query %s: %w", q.Name, ctx.Err()) })
-				return
-			}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			a := &answers[i]
-			a.series, a.res, a.queries, a.err = fetchOne(ctx, src, q)
-			if a.err != nil {
-				once.Do(func() {
-					firstErr = fmt.Errorf("fetch query %s: %w", q.Name, a.err)
-					cancel()
-				})
+			var err error
+			a.series, a.res, a.queries, err = fetchOne(gctx, src, q)
+			if err != nil {
+				return fmt.Errorf("fetch query %s: %w", q.Name, err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return allocation.QueryResults{}, firstErr
+	if err := g.Wait(); err != nil {
+		return allocation.QueryResults{}, err
 	}
 	out := allocation.NewQueryResults(opts)
 	for i, a := range answers {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/store"
@@ -227,21 +228,19 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 // index is an empty one; any other failure is recorded on the cluster.
 func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clusters []string) []ClusterIndex {
 	out := make([]ClusterIndex, len(clusters))
-	sem := make(chan struct{}, f.opts.IndexConcurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group // failures are recorded per cluster, not returned
+	g.SetLimit(f.opts.IndexConcurrency)
 	for i, c := range clusters {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			ix, err := f.st.ReadIndex(ctx, c, res)
 			out[i] = ClusterIndex{Cluster: c, Index: ix, Err: err}
 			if err != nil {
 				f.logger.Warn("cluster index unreadable; keeping its combined rows", "cluster", c, "resolution", string(res), "err", err)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return out
 }
 
