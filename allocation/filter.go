@@ -215,6 +215,34 @@ func (f Filter) Matches(a *Allocation) bool {
 	return f.Root == nil || f.Root.Matches(a)
 }
 
+// RequiredValues returns values one of which a row's field must equal for
+// the filter to match the row, when the filter says so: an equality on a
+// plain string field (cluster, node, namespace, …) at its top or ANDed there.
+// "__unallocated__" also stands for the empty value. Readers skip data whose
+// statistics show none of the values.
+func (f Filter) RequiredValues(field FilterField) ([]string, bool) {
+	required := func(n FilterNode) ([]string, bool) {
+		c, ok := n.(*FilterComparison)
+		if !ok || c.Field != field || c.Op != OpEquals || c.Key != "" || field == FieldServices || field.isMap() || len(c.Values) == 0 {
+			return nil, false
+		}
+		vals := slices.Clone(c.Values)
+		if slices.Contains(vals, Unallocated) {
+			vals = append(vals, "")
+		}
+		return vals, true
+	}
+	if and, ok := f.Root.(*FilterAnd); ok {
+		for _, o := range and.Operands {
+			if vals, ok := required(o); ok {
+				return vals, true
+			}
+		}
+		return nil, false
+	}
+	return required(f.Root)
+}
+
 // uses reports whether some comparison of the filter is on a field pred
 // accepts.
 func (f Filter) uses(pred func(FilterField) bool) bool {

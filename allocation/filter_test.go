@@ -247,3 +247,29 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+func TestFilterRequiredValues(t *testing.T) {
+	for _, c := range []struct {
+		filter string
+		field  FilterField
+		want   []string
+		ok     bool
+	}{
+		{``, FieldCluster, nil, false},
+		{`cluster:"a","b"`, FieldCluster, []string{"a", "b"}, true},
+		{`cluster:"a"`, FieldNamespace, nil, false},
+		{`namespace:"x"+cluster:"a"`, FieldCluster, []string{"a"}, true},
+		{`namespace:"x"|cluster:"a"`, FieldCluster, nil, false},
+		{`cluster!:"a"`, FieldCluster, nil, false},
+		{`cluster<~:"a"`, FieldCluster, nil, false},
+		{`namespace:"__unallocated__"`, FieldNamespace, []string{"__unallocated__", ""}, true},
+		{`label[cluster]:"a"`, FieldCluster, nil, false},
+		{`(cluster:"a"|cluster:"b")+pod:"p"`, FieldCluster, nil, false},
+	} {
+		f, err := ParseFilter(c.filter)
+		require.NoError(t, err)
+		got, ok := f.RequiredValues(c.field)
+		require.Equal(t, c.ok, ok, c.filter)
+		require.Equal(t, c.want, got, c.filter)
+	}
+}

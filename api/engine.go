@@ -274,6 +274,25 @@ func (e *Engine) blockAnswer(ctx context.Context, b plannedBlock, opts allocatio
 	return allocation.Set{Window: w, Allocations: rows}, err
 }
 
+// requiredColumns maps the columns of the filter's required plain-string
+// fields to their values (see allocation.Filter.RequiredValues).
+func requiredColumns(f allocation.Filter) map[string][]string {
+	var out map[string][]string
+	for field := allocation.FieldCluster; field <= allocation.FieldNamespaceAnnotation; field++ {
+		col, ok := store.FilterColumn(field)
+		if !ok {
+			continue
+		}
+		if vals, ok := f.RequiredValues(field); ok {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[col] = vals
+		}
+	}
+	return out
+}
+
 // defaultScanBatchRows is EngineOptions.ScanBatchRows's default: a quarter
 // of a row group, a few MB of decoded rows.
 const defaultScanBatchRows = 16 * 1024
@@ -293,6 +312,10 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 		// Aggregate never keeps its input rows (its answer shares no memory
 		// with them), so one batch buffer serves the whole scan.
 		scan.ReuseBatch = true
+		// Rows the filter drops add nothing here (no idle is scaled to it,
+		// nothing is shared), so row groups whose statistics rule out the
+		// filter's required values need not be read.
+		scan.Require = requiredColumns(opts.Filter)
 		var parts []allocation.Set
 		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(rows []allocation.Allocation) error {
 			part, err := allocation.NewSet(w, rows...).Aggregate(opts)

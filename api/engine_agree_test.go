@@ -40,7 +40,8 @@ var (
 		"deployment", "label:app", "label:tier", "annotation:owner", "department", "team", "product", "providerID",
 		"namespace,label:tier", "cluster,node", "namespace,service"}
 	agreeFilters = []string{"", `namespace:"ns-1","ns-2","ns-3"`, `label[tier]:"1"`, `node!:"node-3"`,
-		`namespace<~:"ns-1"+label[app]:"web"`, `label[tier]:"2"|cluster:"other"`, `services~:"web"`, `annotation[owner]:"o-1"`}
+		`namespace<~:"ns-1"+label[app]:"web"`, `label[tier]:"2"|cluster:"other"`, `services~:"web"`, `annotation[owner]:"o-1"`,
+		`cluster:"c1"`, `cluster:"other"`, `namespace:"ns-2"+node!:"node-3"`, `cluster:"__unallocated__"`, `node:"node-1","node-7"+label[tier]:"0"`}
 	agreeShareNS     = [][]string{nil, {"ns-4"}, {"ns-1", "ns-5"}}
 	agreeShareLabels = [][]allocation.LabelValue{nil, {{Name: "tier", Value: "0"}}}
 	agreeShareCost   = []float64{0, 0, 3.25}

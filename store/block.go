@@ -18,7 +18,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/costfed/costfed/allocation"
 )
@@ -488,6 +490,12 @@ type ScanOptions struct {
 	// scan cheap; the label and annotation maps are the dearest. Only the
 	// optional columns can be left out: name, start and end are always read.
 	Omit []string
+	// Require maps a flat string column to values: a row group whose
+	// statistics show that column holds none of them is not read (its rows
+	// are never handed over). For readers whose filter would drop such rows
+	// anyway. Rows are sorted by name, which starts with the cluster, so a
+	// cluster's rows sit in few row groups.
+	Require map[string][]string
 	// ReuseBatch hands every batch over in one slice, overwritten by the
 	// next: fn must not keep the slice or pointers into it (strings, maps
 	// and lists of the rows stay valid). It spares an allocation per batch.
@@ -499,6 +507,56 @@ const (
 	ColumnLabels      = colLabels
 	ColumnAnnotations = colAnnots
 )
+
+// selectRowGroups returns the row groups whose statistics do not rule out
+// every required value, and the rows of those left out; nil (every group)
+// when nothing is required. A column without usable statistics rules nothing
+// out.
+func selectRowGroups(rdr *file.Reader, require map[string][]string) (groups []int, skippedRows int64) {
+	if len(require) == 0 {
+		return nil, 0
+	}
+	md := rdr.MetaData()
+	groups = []int{}
+	for rg := range rdr.NumRowGroups() {
+		rgmd := md.RowGroup(rg)
+		if rowGroupMayHold(rgmd, md.Schema, require) {
+			groups = append(groups, rg)
+		} else {
+			skippedRows += rgmd.NumRows()
+		}
+	}
+	return groups, skippedRows
+}
+
+func rowGroupMayHold(rg *metadata.RowGroupMetaData, sch *schema.Schema, require map[string][]string) bool {
+	for name, values := range require {
+		ci := sch.ColumnIndexByName(name)
+		if ci < 0 {
+			continue
+		}
+		cc, err := rg.ColumnChunk(ci)
+		if err != nil {
+			continue
+		}
+		if set, err := cc.StatsSet(); err != nil || !set {
+			continue
+		}
+		st, err := cc.Statistics()
+		if err != nil || st == nil || !st.HasMinMax() {
+			continue
+		}
+		bs, ok := st.(*metadata.ByteArrayStatistics)
+		if !ok {
+			continue
+		}
+		lo, hi := string(bs.Min()), string(bs.Max())
+		if !slices.ContainsFunc(values, func(v string) bool { return v >= lo && v <= hi }) {
+			return false
+		}
+	}
+	return true
+}
 
 // projectColumns returns the Parquet leaf columns of every top-level column
 // not in omit, or nil (every column) when omit is empty.
@@ -569,12 +627,16 @@ func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOption
 	if !sameColumns(schema, blockSchema) {
 		return BlockMeta{}, blockErr(key, ErrSchemaMismatch, "file columns %v, schema version %d wants %v", schema, SchemaVersion, blockSchema)
 	}
-	rr, err := fr.GetRecordReader(ctx, leaves, nil)
+	rowGroups, skipped := selectRowGroups(rdr, opts.Require)
+	if rowGroups != nil && len(rowGroups) == 0 {
+		return meta, nil // every row group ruled out (the footer's count was checked)
+	}
+	rr, err := fr.GetRecordReader(ctx, leaves, rowGroups)
 	if err != nil {
 		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
 	defer rr.Release()
-	n := 0
+	n := int(skipped)
 	var reused []allocation.Allocation
 	for rr.Next() {
 		rows, err := appendRecord(reused[:0], rr.RecordBatch(), meta.Window)

@@ -263,3 +263,35 @@ func TestScanBlockBatchesAndProjection(t *testing.T) {
 	_, err = ScanBlockData(context.Background(), key, data, ScanOptions{BatchRows: 10}, func([]allocation.Allocation) error { return stop })
 	require.ErrorIs(t, err, stop, "an error of fn comes back as it is")
 }
+
+// TestScanBlockSkipsRowGroupsByStatistics: row groups whose statistics rule
+// out every required value are not read, and the row count still checks.
+func TestScanBlockSkipsRowGroupsByStatistics(t *testing.T) {
+	b := testBlock("cluster-a", rowGroupRows+100, 3)
+	b.Rows = sortedCopy(b.Rows)
+	for i := range b.Rows {
+		b.Rows[i].Properties.Cluster = "aaa"
+		if i >= rowGroupRows {
+			b.Rows[i].Properties.Cluster = "zzz"
+		}
+	}
+	key := b.Meta.Ref().Key()
+	data, err := EncodeBlock(b)
+	require.NoError(t, err)
+	count := func(require map[string][]string) int {
+		n := 0
+		_, err := ScanBlockData(context.Background(), key, data, ScanOptions{Require: require}, func(rows []allocation.Allocation) error {
+			n += len(rows)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	require.Equal(t, rowGroupRows+100, count(nil))
+	require.Equal(t, 100, count(map[string][]string{"cluster": {"zzz"}}))
+	require.Equal(t, rowGroupRows, count(map[string][]string{"cluster": {"aaa", "nope"}}))
+	require.Equal(t, 0, count(map[string][]string{"cluster": {"mmm"}}), "between the groups' ranges")
+	require.Equal(t, rowGroupRows+100, count(map[string][]string{"no-such-column": {"x"}}), "no statistics rule nothing out")
+}

@@ -150,3 +150,28 @@ func buildSchema() *arrow.Schema {
 	)
 	return arrow.NewSchema(fields, nil)
 }
+
+// FilterColumn names the column holding a filter field's values, for the
+// plain string fields (cluster, node, namespace, pod, container, controller
+// name and kind, provider ID); ok is false for the others.
+func FilterColumn(f allocation.FilterField) (column string, ok bool) {
+	switch f {
+	case allocation.FieldCluster:
+		return "cluster", true
+	case allocation.FieldNode:
+		return "node", true
+	case allocation.FieldNamespace:
+		return "namespace", true
+	case allocation.FieldPod:
+		return "pod", true
+	case allocation.FieldContainer:
+		return "container", true
+	case allocation.FieldControllerName:
+		return "controller", true
+	case allocation.FieldControllerKind:
+		return "controllerKind", true
+	case allocation.FieldProviderID:
+		return "providerID", true
+	}
+	return "", false
+}
