@@ -89,7 +89,7 @@ func openPromSource(ctx context.Context, cfg config.Agent, logger *slog.Logger, 
 // filter the HTTP source would apply. Nothing is written into the directory.
 func openLocalSource(cfg config.Agent, logger *slog.Logger) (promSource, error) {
 	p := cfg.Prometheus
-	opts := []prom.LocalOption{prom.LocalTimeout(time.Duration(p.QueryTimeout))}
+	opts := []prom.LocalOption{prom.LocalTimeout(time.Duration(p.QueryTimeout)), prom.LocalLogger(logger.With("component", "tsdb"))}
 	if p.ClusterFilter {
 		opts = append(opts, prom.LocalClusterFilter(p.ClusterLabel, cfg.ClusterID))
 	}

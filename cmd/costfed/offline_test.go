@@ -145,6 +145,46 @@ func TestBackfillFromTSDBPathMatchesHTTP(t *testing.T) {
 	require.Contains(t, stderr, "newest sample of prometheus.tsdb_path")
 }
 
+// TestBackfillFromTSDBPathMatchesTruth runs the offline path alone (no
+// Prometheus binary needed): a day of a simulated cluster backfilled from
+// its TSDB directory matches the ground truth, hourly and daily.
+func TestBackfillFromTSDBPathMatchesTruth(t *testing.T) {
+	ctx := context.Background()
+	cfg := sim.DefaultConfig() // one cluster, the day before sim.DefaultEnd
+	cfg.NodesPerCluster = 2
+	fleet := simtest.Fleet(t, cfg)
+	dir := t.TempDir()
+	bucket := filepath.Join(dir, "bucket")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+bucket+"\n"), 0o600))
+	agentPath := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(agentPath, []byte("cluster_id: cluster-01\nstore: store.yaml\nprometheus:\n  tsdb_path: "+simtest.TSDB(t, fleet)+"\n"), 0o600))
+	code, stdout, stderr := runCmd(t, "backfill", "--config", agentPath, "--from", cfg.Start.Format(time.RFC3339), "--to", cfg.End.Add(24*time.Hour).Format(time.RFC3339))
+	require.Equal(t, 0, code, stdout+stderr)
+	require.Contains(t, stdout, "backfill: 25 window(s) built, 0 failed", "24 hours and the day; nothing after the data")
+
+	truth := map[string]float64{}
+	require.NoError(t, fleet.Truth(ctx, func(r sim.TruthRecord) error {
+		if c, ok := r.(*sim.ClusterTruth); ok {
+			truth[c.Resolution+"/"+c.WindowStart.Format(time.RFC3339)] = c.TotalCost
+		}
+		return nil
+	}))
+	bkt, err := store.NewBucket(ctx, nil, mustFilesystemStore(t, bucket), nil)
+	require.NoError(t, err)
+	defer bkt.Close()
+	st := store.New(bkt, store.Options{})
+	for _, res := range store.Resolutions {
+		ix, err := st.ReadIndex(ctx, "cluster-01", res)
+		require.NoError(t, err)
+		for _, e := range ix.Blocks {
+			require.True(t, e.Complete, "%s %s", res, e.Window())
+			tr, ok := truth[string(res)+"/"+e.Window().Start.Format(time.RFC3339)]
+			require.True(t, ok, "%s %s: a window outside the data", res, e.Window())
+			require.InEpsilon(t, tr, e.TotalCost, 0.001, "%s %s vs ground truth (0.1 %%)", res, e.Window())
+		}
+	}
+}
+
 // TestTSDBPathInvocations: the agent refuses a tsdb_path source before
 // opening anything; backfill names a directory it cannot open.
 func TestTSDBPathInvocations(t *testing.T) {
