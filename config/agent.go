@@ -56,10 +56,16 @@ type Prometheus struct {
 	// http://prometheus:9090, an AMP workspace
 	// https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>, or a SigV4
 	// proxy http://localhost:8005/workspaces/<id>.
-	URL     string            `yaml:"url"`
-	Auth    Auth              `yaml:"auth"`
-	Headers map[string]Secret `yaml:"headers"`
-	TLS     TLS               `yaml:"tls"`
+	URL string `yaml:"url"`
+	// TSDBPath is a Prometheus TSDB directory (a snapshot, downloaded
+	// blocks, or promtool's output) read in-process instead of URL, for
+	// backfill and rebuild of history the live store no longer holds.
+	// Exactly one of URL and TSDBPath is set; auth, headers and tls mean
+	// nothing with it and are rejected.
+	TSDBPath string            `yaml:"tsdb_path"`
+	Auth     Auth              `yaml:"auth"`
+	Headers  map[string]Secret `yaml:"headers"`
+	TLS      TLS               `yaml:"tls"`
 	// ClusterLabel is the label that carries the cluster id on every series.
 	ClusterLabel string `yaml:"cluster_label"`
 	// ClusterFilter adds ClusterLabel="<cluster_id>" to every selector (a
@@ -183,8 +189,8 @@ func setIf(dst *float64, v *float64) {
 	}
 }
 
-// DefaultAgent returns agent.yaml's defaults; ClusterID and Prometheus.URL have
-// none and must be set.
+// DefaultAgent returns agent.yaml's defaults; ClusterID and Prometheus.URL (or
+// Prometheus.TSDBPath) have none and must be set.
 func DefaultAgent() Agent {
 	return Agent{
 		Prometheus: Prometheus{
@@ -247,8 +253,8 @@ func defaultRetention(res Duration) Duration {
 }
 
 // LoadAgent reads, parses and validates agent.yaml, returning every problem at
-// once. Relative file paths in it (store, password_file, bearer_token_file, tls
-// files) are taken relative to the directory of path, as Prometheus does.
+// once. Relative file paths in it (store, tsdb_path, password_file,
+// bearer_token_file, tls files) are taken relative to the directory of path, as Prometheus does.
 func LoadAgent(path string, lookupEnv func(string) (string, bool)) (Agent, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -260,7 +266,7 @@ func LoadAgent(path string, lookupEnv func(string) (string, bool)) (Agent, error
 	}
 	dir := filepath.Dir(path)
 	for _, f := range []*string{
-		&a.Store, &a.Prometheus.Auth.PasswordFile, &a.Prometheus.Auth.BearerTokenFile,
+		&a.Store, &a.Prometheus.TSDBPath, &a.Prometheus.Auth.PasswordFile, &a.Prometheus.Auth.BearerTokenFile,
 		&a.Prometheus.TLS.CAFile, &a.Prometheus.TLS.CertFile, &a.Prometheus.TLS.KeyFile,
 	} {
 		*f = resolvePath(dir, *f)
@@ -356,9 +362,22 @@ func (a Agent) Validate() error {
 	return p.err()
 }
 
+// Offline reports whether the source is a local TSDB directory (tsdb_path)
+// rather than an HTTP endpoint.
+func (p Prometheus) Offline() bool { return p.TSDBPath != "" }
+
 func (pr Prometheus) validate(p *problems, field string) {
-	validatePromURL(p, field+".url", pr.URL)
-	pr.validateAuth(p, field+".auth")
+	switch {
+	case pr.URL != "" && pr.TSDBPath != "":
+		p.addf(field+".tsdb_path", "cannot be combined with url; set url for a live endpoint or tsdb_path for a TSDB directory, not both")
+	case pr.TSDBPath != "":
+		pr.validateOffline(p, field)
+	default:
+		validatePromURL(p, field+".url", pr.URL)
+	}
+	if pr.TSDBPath == "" {
+		pr.validateAuth(p, field+".auth")
+	}
 	for _, name := range slices.Sorted(maps.Keys(pr.Headers)) {
 		if !validHeaderName(name) {
 			p.addf(keyPath(field+".headers", name), "not a valid HTTP header name")
@@ -395,9 +414,31 @@ func (pr Prometheus) validate(p *problems, field string) {
 	}
 }
 
+// validateOffline rejects the HTTP-only settings next to tsdb_path: a TSDB
+// directory is read in-process, so there is nothing to authenticate to.
+func (pr Prometheus) validateOffline(p *problems, field string) {
+	if strings.ContainsRune(pr.TSDBPath, 0) {
+		p.addf(field+".tsdb_path", "must be a directory path")
+	}
+	const why = "only applies to url (an HTTP endpoint); a tsdb_path directory is read in-process"
+	auth := pr.Auth
+	if strings.EqualFold(auth.Type, AuthNone) {
+		auth.Type = "" // parsing fills in the implied "none"
+	}
+	if auth != (Auth{}) {
+		p.addf(field+".auth", "%s", why)
+	}
+	for _, name := range slices.Sorted(maps.Keys(pr.Headers)) {
+		p.addf(keyPath(field+".headers", name), "%s", why)
+	}
+	if pr.TLS != (TLS{}) {
+		p.addf(field+".tls", "%s", why)
+	}
+}
+
 func validatePromURL(p *problems, field, raw string) {
 	if raw == "" {
-		p.addf(field, "required (e.g. http://prometheus:9090 or https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>)")
+		p.addf(field, "required (e.g. http://prometheus:9090 or https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>), or tsdb_path for a TSDB directory")
 		return
 	}
 	u, err := url.Parse(raw)

@@ -84,6 +84,24 @@ func TestLoadAgentGood(t *testing.T) {
 	require.Equal(t, a.Prices.Default, a.Prices.For("unknown"))
 }
 
+func TestLoadAgentTSDBPath(t *testing.T) {
+	a, err := LoadAgent("testdata/agent-tsdb.good.yml", nil)
+	require.NoError(t, err)
+	require.True(t, a.Prometheus.Offline())
+	require.Empty(t, a.Prometheus.URL)
+	require.Equal(t, filepath.Join("testdata", "snapshots", "20240108T000000Z"), a.Prometheus.TSDBPath, "relative to the file")
+
+	abs, err := ParseAgent([]byte("cluster_id: a\nprometheus:\n  tsdb_path: /data/snap\n"), "a.yaml", nil)
+	require.NoError(t, err)
+	require.NoError(t, abs.Validate())
+	require.Equal(t, "/data/snap", abs.Prometheus.TSDBPath)
+
+	neither, err := ParseAgent([]byte("cluster_id: a\nprometheus:\n  cluster_filter: true\n"), "a.yaml", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.yaml:2: prometheus.url: required (e.g. http://prometheus:9090 or https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>), or tsdb_path for a TSDB directory"},
+		errorStrings(Problems(neither.Validate())))
+}
+
 func TestAgentInference(t *testing.T) {
 	a, err := LoadAgent("testdata/agent-amp.good.yml", nil)
 	require.NoError(t, err)

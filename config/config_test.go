@@ -110,6 +110,12 @@ var badConfigs = []struct {
 		`agent-multi.bad.yml:10: listen_address: must be [host]:port`,
 		`agent-multi.bad.yml:13: prices.default.cpu_core_hour: must be a finite, non-negative price`,
 	}},
+	{"agent-tsdb-url.bad.yml", []string{`agent-tsdb-url.bad.yml:4: prometheus.tsdb_path: cannot be combined with url`}},
+	{"agent-tsdb-http-options.bad.yml", []string{
+		`agent-tsdb-http-options.bad.yml:4: prometheus.headers["X-Scope-OrgID"]: only applies to url (an HTTP endpoint); a tsdb_path directory is read in-process`,
+		`agent-tsdb-http-options.bad.yml:5: prometheus.tls: only applies to url`,
+		`agent-tsdb-http-options.bad.yml:7: prometheus.auth: only applies to url`,
+	}},
 	{"empty.bad.yml", []string{`empty.bad.yml: config is empty`}},
 	{"syntax.bad.yml", []string{`syntax.bad.yml:4: invalid YAML: mapping values are not allowed`}},
 	{"list.bad.yml", []string{`list.bad.yml:1: top level must be a mapping of keys to values, not a list`}},

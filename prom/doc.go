@@ -78,6 +78,11 @@
 // starts inside the range, which Prometheus 3 extrapolates towards the range
 // start by less (a slightly lower answer).
 //
+// LocalClusterFilter applies the same cluster filter as
+// HTTPConfig.ClusterFilter, for a directory holding several clusters' series
+// (blocks of a shared workspace). cmd's backfill and rebuild open a
+// LocalSource for agent.yaml's prometheus.tsdb_path.
+//
 // # Caveats
 //
 //   - An instant query cannot be split: on 422 or 413 it fails with the

@@ -53,6 +53,7 @@ type localOptions struct {
 	sandbox    string
 	logger     *slog.Logger
 	includeWAL bool
+	filter     *[2]string // label, value
 }
 
 // LocalMaxSamples sets the engine's per-query sample limit; a query beyond
@@ -71,6 +72,14 @@ func LocalSandboxDir(dir string) LocalOption { return func(o *localOptions) { o.
 
 // LocalLogger sets the logger of the TSDB and engine (silent by default).
 func LocalLogger(l *slog.Logger) LocalOption { return func(o *localOptions) { o.logger = l } }
+
+// LocalClusterFilter adds label="value" to every selector of every query, as
+// HTTPConfig.ClusterFilter does for the HTTP source (a TSDB holding several
+// clusters, such as a shared workspace's blocks). An empty label means
+// DefaultClusterLabel; an empty value makes OpenLocal fail.
+func LocalClusterFilter(label, value string) LocalOption {
+	return func(o *localOptions) { o.filter = &[2]string{label, value} }
+}
 
 // LocalIncludeWAL also reads the directory's write-ahead log (a live
 // Prometheus data directory's last hours): it is replayed once, at open,
@@ -108,6 +117,7 @@ type LocalSource struct {
 	walBlocks []*tsdb.Block
 	walDir    string
 	engine    *promql.Engine
+	filter    *ClusterFilter
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -128,6 +138,13 @@ func OpenLocal(dir string, opts ...LocalOption) (*LocalSource, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	var filter *ClusterFilter
+	if o.filter != nil {
+		var err error
+		if filter, err = NewClusterFilter(o.filter[0], o.filter[1]); err != nil {
+			return nil, fmt.Errorf("open local TSDB: %w", err)
+		}
+	}
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("open local TSDB: %w", err)
 	} else if !fi.IsDir() {
@@ -137,7 +154,7 @@ func OpenLocal(dir string, opts ...LocalOption) (*LocalSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open local TSDB %s: %w", dir, err)
 	}
-	s := &LocalSource{db: db}
+	s := &LocalSource{db: db, filter: filter}
 	if err := s.load(dir, o); err != nil {
 		return nil, errors.Join(fmt.Errorf("open local TSDB %s: %w", dir, err), s.Close())
 	}
@@ -248,7 +265,11 @@ func (s *LocalSource) TimeRange() (first, last time.Time) {
 
 // Query evaluates an instant query at ts.
 func (s *LocalSource) Query(ctx context.Context, query string, ts time.Time) (Result, error) {
-	q, err := s.engine.NewInstantQuery(ctx, localQueryable{s.blocks}, nil, query, ts)
+	expr, err := s.prepare(query)
+	if err != nil {
+		return Result{}, fmt.Errorf("local query %q: %w", query, err)
+	}
+	q, err := s.engine.NewInstantQuery(ctx, localQueryable{s.blocks}, nil, expr, ts)
 	if err != nil {
 		return Result{}, fmt.Errorf("local query %q: %w", query, err)
 	}
@@ -260,11 +281,23 @@ func (s *LocalSource) QueryRange(ctx context.Context, query string, start, end t
 	if step <= 0 {
 		return Result{}, fmt.Errorf("local range query %q: step %v is not positive", query, step)
 	}
-	q, err := s.engine.NewRangeQuery(ctx, localQueryable{s.blocks}, nil, query, start, end, step)
+	expr, err := s.prepare(query)
+	if err != nil {
+		return Result{}, fmt.Errorf("local range query %q: %w", query, err)
+	}
+	q, err := s.engine.NewRangeQuery(ctx, localQueryable{s.blocks}, nil, expr, start, end, step)
 	if err != nil {
 		return Result{}, fmt.Errorf("local range query %q: %w", query, err)
 	}
 	return localExec(ctx, q, query)
+}
+
+// prepare applies the cluster filter, as HTTPSource does.
+func (s *LocalSource) prepare(query string) (string, error) {
+	if s.filter == nil {
+		return query, nil
+	}
+	return s.filter.Apply(query)
 }
 
 func localExec(ctx context.Context, q promql.Query, query string) (Result, error) {

@@ -104,6 +104,46 @@ func TestLocalQueries(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
+// TestLocalClusterFilter: with LocalClusterFilter, every selector only sees
+// the one cluster, as with HTTPConfig.ClusterFilter.
+func TestLocalClusterFilter(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Clusters, cfg.NodesPerCluster = 2, 2
+	cfg.Start = cfg.End.Add(-2 * time.Hour)
+	f, err := sim.New(cfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	_, err = f.WriteTSDB(context.Background(), dir, sim.TSDBOptions{})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	count := func(src *prom.LocalSource, q string) model.Vector {
+		t.Helper()
+		res, err := src.Query(ctx, q, cfg.End)
+		require.NoError(t, err)
+		return res.Value.(model.Vector)
+	}
+	all, err := prom.OpenLocal(dir, prom.LocalSandboxDir(t.TempDir()))
+	require.NoError(t, err)
+	defer all.Close()
+	require.Len(t, count(all, `count by (cluster_id) (kube_node_labels)`), 2)
+
+	one, err := prom.OpenLocal(dir, prom.LocalSandboxDir(t.TempDir()), prom.LocalClusterFilter("", "cluster-02"))
+	require.NoError(t, err)
+	defer one.Close()
+	v := count(one, `count by (cluster_id) (kube_node_labels) and on () (sum(rate(container_cpu_usage_seconds_total[5m])) > 0)`)
+	require.Len(t, v, 1)
+	require.Equal(t, model.LabelValue("cluster-02"), v[0].Metric["cluster_id"])
+	res, err := one.QueryRange(ctx, `count by (cluster_id) (kube_node_labels)`, cfg.End.Add(-time.Hour), cfg.End, 30*time.Minute)
+	require.NoError(t, err)
+	require.Len(t, res.Value.(model.Matrix), 1)
+
+	_, err = prom.OpenLocal(dir, prom.LocalClusterFilter("cluster_id", ""))
+	require.ErrorContains(t, err, "empty cluster value")
+	_, err = prom.OpenLocal(dir, prom.LocalClusterFilter("cluster-id", "a"))
+	require.ErrorContains(t, err, "not a valid label name")
+}
+
 func TestLocalMaxSamples(t *testing.T) {
 	f := localFleet(t, 2, 2)
 	dir := t.TempDir()

@@ -16,7 +16,6 @@ import (
 
 	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/etl"
-	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/store"
 )
 
@@ -27,13 +26,16 @@ type agentSetup struct {
 	logger   *slog.Logger
 	reg      *prometheus.Registry
 	st       *store.Store
-	src      *prom.HTTPSource
+	src      promSource
 	builder  *etl.Builder
 	policies []etl.Policy
 	close    func()
 }
 
-func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concurrency int) (*agentSetup, error) {
+// setupAgent loads the config and opens the store and source. The agent
+// command passes offlineOK false: a tsdb_path source is for backfill and
+// rebuild only.
+func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concurrency int, offlineOK bool) (*agentSetup, error) {
 	if cfgPath == "" {
 		return nil, usagef("--config is required")
 	}
@@ -44,6 +46,9 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	cfg, err := config.LoadAgent(cfgPath, lookupEnvFrom(e))
 	if err != nil {
 		return nil, usageError{err}
+	}
+	if cfg.Prometheus.Offline() && !offlineOK {
+		return nil, usagef("prometheus.tsdb_path is for backfill and rebuild: the agent builds windows as time passes, and a TSDB directory does not grow; set prometheus.url for the agent, or run `costfed backfill` or `costfed rebuild` with this config")
 	}
 	reg := newRegistry()
 	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)
@@ -61,7 +66,7 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	}
 	comp, err := newComputer(ctx, src, cfg)
 	if err != nil {
-		src.Close()
+		src.close()
 		_ = bkt.Close()
 		return nil, fmt.Errorf("probe the source: %w", err)
 	}
@@ -73,7 +78,7 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 			Store: st, Computer: comp, Concurrency: concurrency,
 			Logger: logger, Metrics: etl.NewMetrics(reg),
 		},
-		close: func() { src.Close(); _ = bkt.Close() },
+		close: func() { src.close(); _ = bkt.Close() },
 	}
 	for _, r := range cfg.Resolutions {
 		res, err := resolutionOf(time.Duration(r.Resolution))
@@ -106,7 +111,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency)
+	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency, false)
 	if err != nil {
 		return err
 	}
@@ -255,7 +260,7 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	if _, _, _, err := rf.parse(nil); err != nil {
 		return err // flag errors before any connection is made
 	}
-	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency)
+	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency, true)
 	if err != nil {
 		return err
 	}
@@ -264,7 +269,23 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	started := time.Now()
+	now, settle := started, time.Duration(s.cfg.SettleDelay)
+	if s.src.offline != nil {
+		// An offline source is built as of its newest sample: nothing after
+		// it is planned (never written empty), and no settle delay applies
+		// (a TSDB directory gets no late samples).
+		var newest time.Time
+		newest, now = offlineNow(s.src.offline)
+		settle = 0
+		if !newest.After(from) {
+			return usagef("--from %s is not before the newest sample of prometheus.tsdb_path (%s)", from.Format(time.RFC3339), newest.Format(time.RFC3339))
+		}
+		if to.After(newest) {
+			to = newest
+		}
+		fmt.Fprintf(e.stdout, "offline source %s: building as of %s (its newest sample, plus the 5m lookback)\n", s.cfg.Prometheus.TSDBPath, now.Format(time.RFC3339))
+	}
 	// The source's floor inside the range: windows ending before it are
 	// skipped, never written empty.
 	end := to
@@ -281,14 +302,14 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	}
 	// Hourly first: a day can then be summed from the hours just built.
 	slices.SortStableFunc(policies, func(a, b etl.Policy) int { return cmp.Compare(a.Resolution.Duration(), b.Resolution.Duration()) })
-	sum := &rangeSummary{started: now}
+	sum := &rangeSummary{started: started}
 	var errs []error
 	for _, p := range policies {
 		ix, err := s.st.ReadIndex(ctx, s.cfg.ClusterID, p.Resolution)
 		if err != nil {
 			return err
 		}
-		tasks, skips, err := etl.Plan(etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: time.Duration(s.cfg.SettleDelay),
+		tasks, skips, err := etl.Plan(etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: settle,
 			OldestSample: oldest, From: from, To: to, Committed: ix})
 		if err != nil {
 			return usageError{err}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,15 +58,78 @@ func httpConfig(cfg config.Agent) prom.HTTPConfig {
 	return hc
 }
 
-// openPromSource opens the agent's Prometheus-compatible source.
-func openPromSource(ctx context.Context, cfg config.Agent, logger *slog.Logger, reg prometheus.Registerer) (*prom.HTTPSource, error) {
+// promSource is the agent's opened source: the HTTP endpoint of
+// prometheus.url, or the TSDB directory of prometheus.tsdb_path read
+// in-process (offline).
+type promSource struct {
+	prom.Source
+	close func()
+	// offline is the local source when tsdb_path is set, else nil.
+	offline *prom.LocalSource
+}
+
+// openPromSource opens the agent's source: HTTP for prometheus.url, the
+// local TSDB (read-only) for prometheus.tsdb_path.
+func openPromSource(ctx context.Context, cfg config.Agent, logger *slog.Logger, reg prometheus.Registerer) (promSource, error) {
+	if cfg.Prometheus.Offline() {
+		return openLocalSource(cfg, logger)
+	}
 	opts := []prom.HTTPOption{prom.WithHTTPLogger(logger)}
 	if reg != nil {
 		opts = append(opts, prom.WithHTTPRegisterer(reg))
 	}
 	src, err := prom.NewHTTP(ctx, httpConfig(cfg), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("open prometheus source: %w", err)
+		return promSource{}, fmt.Errorf("open prometheus source: %w", err)
 	}
-	return src, nil
+	return promSource{Source: src, close: src.Close}, nil
+}
+
+// openLocalSource opens prometheus.tsdb_path read-only, with the same cluster
+// filter the HTTP source would apply. Nothing is written into the directory.
+func openLocalSource(cfg config.Agent, logger *slog.Logger) (promSource, error) {
+	p := cfg.Prometheus
+	opts := []prom.LocalOption{prom.LocalTimeout(time.Duration(p.QueryTimeout)), prom.LocalLogger(logger.With("component", "tsdb"))}
+	if p.ClusterFilter {
+		opts = append(opts, prom.LocalClusterFilter(p.ClusterLabel, cfg.ClusterID))
+	}
+	src, err := prom.OpenLocal(p.TSDBPath, opts...)
+	if err != nil {
+		return promSource{}, fmt.Errorf("open prometheus.tsdb_path: %w", err)
+	}
+	first, last := src.TimeRange()
+	logger.Info("reading a local TSDB directory (offline)", "tsdb_path", p.TSDBPath,
+		"first", first.Format(time.RFC3339), "last", last.Format(time.RFC3339))
+	if hasWAL(p.TSDBPath) {
+		logger.Warn("the directory has a write-ahead log, which is not read: its samples (a live Prometheus's last hours) are missing; use a snapshot (POST /api/v1/admin/tsdb/snapshot) to have them as blocks",
+			"tsdb_path", p.TSDBPath)
+	}
+	return promSource{Source: src, offline: src, close: func() {
+		if err := src.Close(); err != nil {
+			logger.Warn("close the local TSDB", "err", err)
+		}
+	}}, nil
+}
+
+func hasWAL(dir string) bool {
+	entries, err := os.ReadDir(filepath.Join(dir, "wal"))
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.Size() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// offlineNow is the time an offline source's backfill or rebuild runs "as
+// of": its newest sample plus Prometheus's lookback (5m), as if the agent ran
+// when the data was captured. Windows starting after the newest sample are
+// not built (a snapshot's end says nothing about later windows), and the
+// window holding it is final only if it ends within the lookback.
+func offlineNow(src *prom.LocalSource) (newest, now time.Time) {
+	_, newest = src.TimeRange()
+	return newest, newest.Add(prom.LocalDefaultLookbackDelta)
 }
