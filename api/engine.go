@@ -328,19 +328,14 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 // combine sums the aggregated block sets into the answer's sets.
 func combine(sets []allocation.Set, w allocation.Window, q Query) ([]allocation.Set, error) {
 	switch {
-	case q.Accumulate == allocation.AccumulateAll || (q.Accumulate == allocation.AccumulateNone && q.Step == 0):
+	case q.Accumulate == allocation.AccumulateNone && q.Step == 0:
 		return allocation.AccumulateSteps(sets, w, w.Duration())
 	case q.Accumulate == allocation.AccumulateNone:
 		return allocation.AccumulateSteps(sets, w, q.Step)
 	}
-	out, err := allocation.Accumulate(sets, q.Accumulate)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		out = []allocation.Set{{Window: w}}
-	}
-	return out, nil
+	// One set per calendar period clipped to the window, periods without
+	// data included, as OpenCost answers.
+	return allocation.AccumulatePeriods(sets, w, q.Accumulate)
 }
 
 func (a *Answer) warnf(format string, args ...any) {

@@ -287,3 +287,61 @@ func TestAnswerTTLCache(t *testing.T) {
 	v, _ = c.Get(context.Background())
 	require.Equal(t, 3, v)
 }
+
+// TestAnswerWindowsAreTheRequestedPeriods: every set's and row's window is
+// the requested step or calendar period clipped to the query window, not the
+// part that had blocks; rows' Start and End still say when they ran (issue
+// 13 point 1, OpenCost's TestResponseWindowandInput).
+func TestAnswerWindowsAreTheRequestedPeriods(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	dataEnd := day0.Add(day + fixtureHours*time.Hour)
+	for _, tc := range []struct {
+		name string
+		w    allocation.Window
+		acc  allocation.Accumulation
+		step time.Duration
+		want []allocation.Window
+	}{
+		// day0 is Sunday 2024-03-03: the week before ends there.
+		{"week", win(day0.Add(-2*day), 4*day), allocation.AccumulateWeek, 0,
+			[]allocation.Window{win(day0.Add(-2*day), 2*day), win(day0, 2*day)}},
+		{"month", win(day0.Add(-4*day), 6*day), allocation.AccumulateMonth, 0,
+			[]allocation.Window{win(day0.Add(-4*day), 2*day), win(day0.Add(-2*day), 4*day)}},
+		{"day", win(day0, 2*day), allocation.AccumulateDay, 0,
+			[]allocation.Window{win(day0, day), win(day0.Add(day), day)}},
+		{"all", win(day0.Add(-day), 3*day), allocation.AccumulateAll, 0,
+			[]allocation.Window{win(day0.Add(-day), 3*day)}},
+		{"step", win(day0, 2*day), allocation.AccumulateNone, day,
+			[]allocation.Window{win(day0, day), win(day0.Add(day), day)}},
+		{"window", win(day0.Add(-day), 3*day), allocation.AccumulateNone, 0,
+			[]allocation.Window{win(day0.Add(-day), 3*day)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := namespaceQuery(tc.w)
+			q.Accumulate, q.Step = tc.acc, tc.step
+			ans, err := eng.Answer(context.Background(), q)
+			require.NoError(t, err)
+			require.Len(t, ans.Sets, len(tc.want))
+			var sum float64
+			for i, s := range ans.Sets {
+				require.Equal(t, tc.want[i], s.Window, "set %d", i)
+				for _, a := range s.Allocations {
+					require.Equal(t, tc.want[i], a.Window, "set %d row %s: the requested period", i, a.Name)
+					require.False(t, a.Start.Before(maxTime(tc.want[i].Start, day0)), "row %s: start is when it ran", a.Name)
+					require.False(t, a.End.After(minTime(tc.want[i].End, dataEnd)), "row %s: end is when it ran", a.Name)
+				}
+				sum += s.TotalCost()
+			}
+			require.InDelta(t, f.inputCost, sum, 1e-9*f.inputCost)
+		})
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
