@@ -110,7 +110,7 @@ func NewEngine(src Source, opts EngineOptions) (*Engine, error) {
 	e.metrics = engineMetrics{
 		hits:       f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_hits_total", Help: "Per-block answers taken from the cache."}),
 		misses:     f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_misses_total", Help: "Per-block answers computed from a block read from the store."}),
-		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks that could not be read and were left out of an answer."}),
+		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks (or indexes) that could not be read and were left out of an answer."}),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "costfed_api_block_cache_bytes", Help: "Approximate memory held by the cache of per-block answers."},
 		func() float64 { b, _ := e.cache.stats(); return float64(b) })
@@ -133,7 +133,7 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 	if w != q.Window {
 		ans.warnf("window %s was widened to whole hours, %s, the blocks' resolution", spanOf(q.Window), spanOf(w))
 	}
-	plan, err := e.plan(ctx, w, q)
+	plan, err := e.plan(ctx, w, q, &ans)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -183,16 +183,32 @@ func paramOf(err error) string {
 	return "query"
 }
 
-func (e *Engine) plan(ctx context.Context, w allocation.Window, q Query) (queryPlan, error) {
-	daily, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Daily)
-	if err != nil {
-		return queryPlan{}, fmt.Errorf("answer: %w", err)
+// plan reads the daily and hourly indexes and chooses the blocks. An index
+// that exists but cannot be decoded (*store.IndexError) does not fail the
+// query: the answer comes from the other resolution, with a warning naming
+// the index, and what only it covered becomes "no data". Any other error
+// reading an index (the store unreachable) fails the query.
+func (e *Engine) plan(ctx context.Context, w allocation.Window, q Query, ans *Answer) (queryPlan, error) {
+	var blocks [2][]store.IndexEntry
+	for i, res := range []store.Resolution{store.Daily, store.Hourly} {
+		ix, err := e.src.ReadIndex(ctx, e.opts.Cluster, res)
+		var ie *store.IndexError
+		switch {
+		case errors.As(err, &ie):
+			e.metrics.readErrors.Inc()
+			e.logger.Warn("index unreadable; answering from the other resolution", "cluster", e.opts.Cluster, "resolution", string(res), "err", err)
+			other := store.Hourly
+			if res == store.Hourly {
+				other = store.Daily
+			}
+			ans.warnf("the %s index %s could not be read (%v); answering from %s blocks only", res, ie.Key, ie.Err, other)
+		case err != nil:
+			return queryPlan{}, fmt.Errorf("answer: %w", err)
+		default:
+			blocks[i] = ix.Blocks
+		}
 	}
-	hourly, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Hourly)
-	if err != nil {
-		return queryPlan{}, fmt.Errorf("answer: %w", err)
-	}
-	return planBlocks(w, daily.Blocks, hourly.Blocks, dayUsableFor(w, q.Step, q.Accumulate)), nil
+	return planBlocks(w, blocks[0], blocks[1], dayUsableFor(w, q.Step, q.Accumulate)), nil
 }
 
 // aggregateBlocks reads and aggregates every planned block, Concurrency at a

@@ -2,8 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/blocktest"
 	"github.com/costfed/costfed/store"
 )
 
@@ -344,4 +350,108 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// indexFailSource fails ReadIndex with err.
+type indexFailSource struct {
+	Source
+	err error
+}
+
+func (s indexFailSource) ReadIndex(context.Context, string, store.Resolution) (store.Index, error) {
+	return store.Index{}, s.err
+}
+
+// TestAPIUnreadableIndexAnswersFromTheOtherResolution: garbage in one
+// resolution's index is a warning naming it, not a 500 (issue 16 row 2).
+func TestAPIUnreadableIndexAnswersFromTheOtherResolution(t *testing.T) {
+	ctx := context.Background()
+	newStore := func(t *testing.T) *store.Store {
+		st := store.New(objstore.NewInMemBucket(), store.Options{})
+		blocks := []store.Block{}
+		for h := range 24 + fixtureHours {
+			w := win(day0.Add(time.Duration(h)*time.Hour), time.Hour)
+			rows := blocktest.Rows("east", w, 5, uint64(h+1))
+			blocks = append(blocks, store.Block{Meta: meta(store.CombinedID, store.Hourly, w), Rows: rows})
+		}
+		_, err := st.Commit(ctx, blocks, store.CommitOptions{})
+		require.NoError(t, err)
+		_, err = st.Commit(ctx, []store.Block{{Meta: meta(store.CombinedID, store.Daily, win(day0, day)), Rows: blocktest.Rows("east", win(day0, day), 7, 99)}}, store.CommitOptions{})
+		require.NoError(t, err)
+		return st
+	}
+	garbage := func(t *testing.T, st *store.Store, res store.Resolution) string {
+		key := store.IndexKey(store.CombinedID, res)
+		require.NoError(t, st.Bucket().Upload(ctx, key, strings.NewReader("garbage\n")))
+		_, err := st.ReadIndex(ctx, store.CombinedID, res)
+		var ie *store.IndexError
+		require.ErrorAs(t, err, &ie, "a decode error is typed")
+		require.Equal(t, key, ie.Key)
+		return key
+	}
+	type answer struct {
+		Data     []map[string]map[string]any `json:"data"`
+		Warnings []string                    `json:"warnings"`
+	}
+	query := func(t *testing.T, a *testAPI, w allocation.Window, extra ...string) answer {
+		t.Helper()
+		rec := a.get(t, "/allocation?aggregate=namespace&window="+url.QueryEscape(w.Start.Format(time.RFC3339)+","+w.End.Format(time.RFC3339))+strings.Join(extra, ""))
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var ans answer
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ans))
+		if len(extra) == 0 {
+			require.Len(t, ans.Data, 1)
+		}
+		return ans
+	}
+	total := func(ans answer) float64 {
+		var sum float64
+		for _, set := range ans.Data {
+			for _, a := range set {
+				sum += a["totalCost"].(float64)
+			}
+		}
+		return sum
+	}
+
+	t.Run("daily garbage", func(t *testing.T) {
+		st := newStore(t)
+		// Before the damage: the day's hours, read one by one (step=1h),
+		// total differently from its 1d block (the fixture's rows differ).
+		before := newTestAPI(t, st, nil)
+		hourlyCost := total(query(t, before, win(day0, day), "&step=1h"))
+		require.NotEqual(t, hourlyCost, total(query(t, before, win(day0, day))))
+		key := garbage(t, st, store.Daily)
+		a := newTestAPI(t, st, nil)
+		ans := query(t, a, win(day0.Add(day), fixtureHours*time.Hour))
+		require.NotEmpty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 1, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[0], "the 1d index "+key+" could not be read (invalid character")
+		require.Contains(t, ans.Warnings[0], "answering from 1h blocks only")
+
+		ans = query(t, a, win(day0, day))
+		require.Len(t, ans.Warnings, 1, "the whole day is answered from its hours: %q", ans.Warnings)
+		require.InEpsilon(t, hourlyCost, total(ans), 1e-6)
+	})
+	t.Run("hourly garbage", func(t *testing.T) {
+		st := newStore(t)
+		key := garbage(t, st, store.Hourly)
+		a := newTestAPI(t, st, nil)
+		ans := query(t, a, win(day0, day))
+		require.NotEmpty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 1, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[0], "the 1h index "+key+" could not be read")
+		require.Contains(t, ans.Warnings[0], "answering from 1d blocks only")
+
+		ans = query(t, a, win(day0.Add(day), fixtureHours*time.Hour))
+		require.Empty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 2, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[1], "no data for "+spanOf(win(day0.Add(day), fixtureHours*time.Hour)))
+	})
+	t.Run("transport error", func(t *testing.T) {
+		st := newStore(t)
+		a := newTestAPI(t, indexFailSource{Source: st, err: errors.New("bucket down")}, nil)
+		rec := a.get(t, "/allocation?window=yesterday")
+		require.Equal(t, http.StatusInternalServerError, rec.Code)
+	})
 }
