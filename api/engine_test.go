@@ -455,3 +455,57 @@ func TestAPIUnreadableIndexAnswersFromTheOtherResolution(t *testing.T) {
 		require.Equal(t, http.StatusInternalServerError, rec.Code)
 	})
 }
+
+// TestAnswerSubHourWindow: a window shorter than an hour is answered from
+// one whole hour with a warning saying which (issue 13 point 9): the hour
+// holding most of it, or the other hour it touches when that one has no
+// block yet (the current, open hour).
+func TestAnswerSubHourWindow(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	at := func(h, m int) time.Time {
+		return day0.Add(day + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
+	for _, tc := range []struct {
+		name      string
+		w         allocation.Window
+		want      allocation.Window
+		warn      string
+		noData    bool
+		wantWarns int
+	}{
+		{"inside one hour", allocation.Window{Start: at(2, 10), End: at(2, 20)}, win(at(2, 0), time.Hour), "answered from the hour that contains it", false, 1},
+		{"mostly the earlier hour", allocation.Window{Start: at(2, 52), End: at(3, 2)}, win(at(2, 0), time.Hour), "answered from the hour that holds most of it", false, 1},
+		{"mostly the later hour", allocation.Window{Start: at(2, 58), End: at(3, 8)}, win(at(3, 0), time.Hour), "answered from the hour that holds most of it", false, 1},
+		{"later hour has no block yet", allocation.Window{Start: at(5, 55), End: at(6, 5)}, win(at(5, 0), time.Hour), "has no block yet", false, 1},
+		{"no block at all", allocation.Window{Start: at(6, 20), End: at(6, 30)}, win(at(6, 0), time.Hour), "answered from the hour that contains it", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ans, err := eng.Answer(context.Background(), namespaceQuery(tc.w))
+			require.NoError(t, err)
+			require.Len(t, ans.Sets, 1)
+			require.Equal(t, tc.want, ans.Sets[0].Window)
+			require.Len(t, ans.Warnings, tc.wantWarns, "%q", ans.Warnings)
+			require.Contains(t, ans.Warnings[0], "is shorter than an hour")
+			require.Contains(t, ans.Warnings[0], tc.warn)
+			require.Contains(t, ans.Warnings[0], spanOf(tc.want))
+			if tc.noData {
+				require.Empty(t, ans.Sets[0].Allocations)
+				require.Contains(t, ans.Warnings[1], "no data for "+spanOf(tc.want))
+				return
+			}
+			require.NotEmpty(t, ans.Sets[0].Allocations)
+			for _, a := range ans.Sets[0].Allocations {
+				require.Equal(t, tc.want, a.Window)
+			}
+		})
+	}
+
+	// Over HTTP, window=10m five minutes into an hour without a block yet.
+	a := newTestAPI(t, f.st, func(o *HandlerOptions) { o.Now = func() time.Time { return at(6, 5) } })
+	rec := a.get(t, "/allocation?window=10m&aggregate=namespace")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.NotEmpty(t, sets(t, rec.Body.Bytes())[0])
+	require.Contains(t, rec.Body.String(), "has no block yet")
+}
