@@ -147,9 +147,12 @@ func sortedSets(sets []Set) ([]Set, error) {
 func MergeSets(w Window, sets ...Set) Set { return mergeSets(sets, w) }
 
 // mergeSets sums sets into one, rows by name. The window is w, or the union of
-// the sets' windows when w is zero.
+// the sets' windows when w is zero. When w is given it is every row's window
+// too, as in OpenCost, where an allocation's window is its set's (the rows'
+// Start and End still say when they ran).
 func mergeSets(sets []Set, w Window) Set {
-	if w == (Window{}) {
+	given := w != (Window{})
+	if !given {
 		for _, s := range sets {
 			w = unionWindow(w, s.Window)
 		}
@@ -172,6 +175,9 @@ func mergeSets(sets []Set, w Window) Set {
 	rows := make([]Allocation, len(sums))
 	for k := range sums {
 		rows[k] = sums[k].finish(keys.names[k])
+		if given {
+			rows[k].Window = w
+		}
 	}
 	sortByName(rows)
 	return Set{Window: w, Allocations: rows}
@@ -201,17 +207,60 @@ func (w Window) Steps(step time.Duration) ([]Window, error) {
 
 // AccumulateSteps answers a query with a step: one set per step of w, each the
 // sum of the sets inside that step (see Accumulate for how rows are summed), with
-// the step as its window; a step without data gives an empty set. Sets outside w
-// are ignored; a set that straddles a step boundary or an edge of w is an error.
+// the step as its window and its rows'; a step without data gives an empty set.
+// Sets outside w are ignored; a set that straddles a step boundary or an edge of
+// w is an error.
 func AccumulateSteps(sets []Set, w Window, step time.Duration) ([]Set, error) {
 	steps, err := w.Steps(step)
 	if err != nil {
 		return nil, err
 	}
+	return accumulateInto(sets, steps)
+}
+
+// Periods splits w into the calendar periods of by (see Accumulate) that
+// meet it, each clipped to w; AccumulateAll gives w itself.
+func (w Window) Periods(by Accumulation) ([]Window, error) {
+	if !w.End.After(w.Start) {
+		return nil, fmt.Errorf("window %s: end is not after start", w)
+	}
+	switch {
+	case by == AccumulateAll:
+		return []Window{w}, nil
+	case by == AccumulateNone || by > AccumulateMonth:
+		return nil, fmt.Errorf("periods: no calendar period for accumulation %v", by)
+	}
+	var out []Window
+	for p := by.period(w.Start); p.Start.Before(w.End); p = by.period(p.End) {
+		if len(out) >= maxSteps {
+			return nil, fmt.Errorf("accumulate by %s splits window %s into more than %d periods", by, w, maxSteps)
+		}
+		out = append(out, Window{Start: maxTime(p.Start, w.Start), End: minTime(p.End, w.End)})
+	}
+	return out, nil
+}
+
+// AccumulatePeriods answers a query accumulated by calendar period: one set
+// per period of by that meets w (AccumulateAll: one set for w), each the sum
+// of the sets inside it, with the period clipped to w as its window and its
+// rows' (OpenCost reports the requested period, not the part that had data);
+// a period without data gives an empty set. Sets outside w are ignored; a set
+// that crosses a period boundary or an edge of w is an error.
+func AccumulatePeriods(sets []Set, w Window, by Accumulation) ([]Set, error) {
+	periods, err := w.Periods(by)
+	if err != nil {
+		return nil, err
+	}
+	return accumulateInto(sets, periods)
+}
+
+// accumulateInto sums sets into consecutive windows, one set per window.
+func accumulateInto(sets []Set, windows []Window) ([]Set, error) {
 	sorted, err := sortedSets(sets)
 	if err != nil {
 		return nil, err
 	}
+	steps := windows
 	out := make([]Set, len(steps))
 	next := 0
 	for i, st := range steps {

@@ -173,3 +173,48 @@ func TestAccumulateStepsIgnoresSetsOutsideTheWindow(t *testing.T) {
 	require.Len(t, got[0].Allocations, 1)
 	require.Equal(t, 2.0, got[0].Allocations[0].CPUCost)
 }
+
+// TestAccumulatePeriodsReportsTheRequestedPeriods: sets and rows carry the
+// calendar period clipped to the window, also where data covers less of it,
+// and a period without data is an empty set.
+func TestAccumulatePeriodsReportsTheRequestedPeriods(t *testing.T) {
+	const day = 24 * time.Hour
+	sat := time.Date(2024, 1, 6, 0, 0, 0, 0, time.UTC) // a Saturday
+	hour := func(h int) Window {
+		return Window{Start: sat.Add(time.Duration(h) * time.Hour), End: sat.Add(time.Duration(h+1) * time.Hour)}
+	}
+	row := func(w Window) Allocation {
+		return Allocation{Name: "a", Window: w, Start: w.Start, End: w.End, CPUCost: 1}
+	}
+	sets := []Set{NewSet(hour(3), row(hour(3))), NewSet(hour(30), row(hour(30)))}
+	w := Window{Start: sat.Add(-day), End: sat.Add(9 * day)} // Friday to Monday week after
+	got, err := AccumulatePeriods(sets, w, AccumulateWeek)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for i, want := range []Window{
+		{Start: w.Start, End: sat.Add(day)},
+		{Start: sat.Add(day), End: sat.Add(8 * day)},
+		{Start: sat.Add(8 * day), End: w.End},
+	} {
+		require.Equal(t, want, got[i].Window, "set %d", i)
+		for _, a := range got[i].Allocations {
+			require.Equal(t, want, a.Window, "set %d: the row's window is the period", i)
+		}
+	}
+	require.Equal(t, hour(3).Start, got[0].Allocations[0].Start, "start stays when the row ran")
+	require.Equal(t, hour(3).End, got[0].Allocations[0].End)
+	require.Equal(t, hour(30), Window{Start: got[1].Allocations[0].Start, End: got[1].Allocations[0].End})
+	require.Empty(t, got[2].Allocations)
+
+	got, err = AccumulatePeriods(sets, w, AccumulateAll)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, w, got[0].Window)
+	require.Equal(t, w, got[0].Allocations[0].Window)
+	require.Equal(t, 2.0, got[0].Allocations[0].CPUCost)
+
+	_, err = AccumulatePeriods([]Set{NewSet(Window{Start: sat, End: sat.Add(2 * day)})}, w, AccumulateDay)
+	require.ErrorContains(t, err, "straddles")
+	_, err = AccumulatePeriods(sets, w, AccumulateNone)
+	require.ErrorContains(t, err, "no calendar period")
+}

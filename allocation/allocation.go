@@ -66,7 +66,8 @@ type PVAllocation struct {
 
 // LBAllocation is one load balancer's share charged to an allocation.
 type LBAllocation struct {
-	// Key is "<namespace>/<service>".
+	// Key is OpenCost's "<cluster>/<namespace>/<service>" (blocks written
+	// before December 2026 have "<namespace>/<service>"; see LBKey).
 	Key        string
 	Service    string
 	Cost       float64

@@ -67,7 +67,10 @@ func (c *computation) chargeLB(lb *lbState, nsPods []*podState) {
 			members = append(members, p.life)
 		}
 	}
-	key := lb.key.namespace + "/" + lb.key.name
+	// OpenCost's key names the cluster (two clusters' services of one name
+	// are two load balancers); Service is "<namespace>/<service>".
+	service := lb.key.namespace + "/" + lb.key.name
+	key := LBKey(lb.key.cluster, service)
 	private := isPrivateIP(lb.ip)
 	costs := make([]float64, len(pods))
 	hours := make([]float64, len(pods))
@@ -77,7 +80,7 @@ func (c *computation) chargeLB(lb *lbState, nsPods []*podState) {
 		if len(active) == 0 {
 			a := c.unmountedRow(lb.key.cluster, lb.key.namespace)
 			extend(a, x, y)
-			addLB(a, LBAllocation{Key: key, Service: key, Cost: cost, Private: private, IP: lb.ip, Hours: float64(y-x) / msPerHour})
+			addLB(a, LBAllocation{Key: key, Service: service, Cost: cost, Private: private, IP: lb.ip, Hours: float64(y-x) / msPerHour})
 			a.LoadBalancerCost += cost
 			return
 		}
@@ -94,7 +97,7 @@ func (c *computation) chargeLB(lb *lbState, nsPods []*podState) {
 		}
 		n := float64(len(rows))
 		for _, ct := range rows {
-			addLB(&ct.row, LBAllocation{Key: key, Service: key, Cost: costs[i] / n, Private: private, IP: lb.ip, Hours: hours[i]})
+			addLB(&ct.row, LBAllocation{Key: key, Service: service, Cost: costs[i] / n, Private: private, IP: lb.ip, Hours: hours[i]})
 			ct.row.LoadBalancerCost += costs[i] / n
 		}
 	}

@@ -299,6 +299,8 @@ func TestComputeLoadBalancerAndVolumes(t *testing.T) {
 	require.InDelta(t, on*0.025, web.LoadBalancerCost, 1e-12)
 	require.Len(t, web.LoadBalancers, 1)
 	require.True(t, web.LoadBalancers[0].Private)
+	require.Equal(t, "c1/a/web", web.LoadBalancers[0].Key, "OpenCost's key names the cluster")
+	require.Equal(t, "a/web", web.LoadBalancers[0].Service)
 	require.InDelta(t, 10*0.0001*on, web.PVCost(), 1e-12)
 	require.Equal(t, "cluster=c1:name=pv1", web.PVs[0].Key)
 	ns := got["c1/__unmounted__/a/__unmounted__/__unmounted__"]

@@ -16,7 +16,8 @@
 // shared or kept (IdleOptions), shared namespaces, labels and overhead
 // distributed (ShareOptions), a Filter (OpenCost's v2 filter language, see
 // ParseFilter), and rows summed by an AggregateBy (ParseAggregateBy).
-// Accumulate and AccumulateSteps sum sets of consecutive windows. Options are
+// Accumulate, AccumulateSteps and AccumulatePeriods sum sets of consecutive
+// windows; the last two report the requested step or period. Options are
 // typed structs; the Parse functions accept the /allocation API's spellings.
 // Every operation returns new values sharing no memory with its inputs.
 //

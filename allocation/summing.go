@@ -19,7 +19,16 @@ import (
 //   - usage maxima take the maximum;
 //   - properties intersect: a value that differs between rows becomes empty, a label
 //     survives only when every row has it with the same value;
-//   - volumes (PVs) and load balancers merge by key.
+//   - volumes (PVs) and load balancers merge by key. A load balancer's key
+//     is OpenCost's "<cluster>/<namespace>/<service>"; an older block's
+//     "<namespace>/<service>" is qualified with its row's cluster, so two
+//     clusters' services of one name stay apart. Its cost adds, but its hours
+//     are not additive across the rows sharing it: rows of one window (that
+//     ran side by side) take the maximum, and windows (consecutive, as
+//     Accumulate requires) add. Rows of one load balancer that ran one after
+//     the other in one window (a pod replaced mid-window) therefore show the
+//     longest row's hours, not their sum: the rows do not say when in the
+//     window each had the load balancer.
 //
 // A summer never writes to the rows it is given: maps and slices are shared with
 // the first row until they must change, then copied, and finish copies whatever
@@ -40,6 +49,18 @@ type summer struct {
 	// Key → position in out.PVs / out.LoadBalancers, built once a list is long
 	// enough for a linear search to hurt.
 	pvIndex, lbIndex map[string]int
+
+	// firstWindow is the first row's window; lbHours holds, per position in
+	// out.LoadBalancers, the load balancer's hours per window (the maximum
+	// over that window's rows), once a row with load balancers merged.
+	firstWindow Window
+	lbHours     [][]windowHours
+}
+
+// windowHours is a load balancer's hours in one window.
+type windowHours struct {
+	w     Window
+	hours float64
 }
 
 // indexThreshold is the list length from which PV and LB merges use a map.
@@ -51,6 +72,8 @@ func (s *summer) add(a *Allocation) {
 		s.out = *a
 		s.ownPVs, s.ownLBs = false, false
 		s.pvIndex, s.lbIndex = nil, nil
+		s.firstWindow, s.lbHours = a.Window, nil
+		s.qualifyLBs(a.Properties.Cluster)
 		p := &a.Properties
 		s.labels.init(p.Labels)
 		s.annotations.init(p.Annotations)
@@ -91,11 +114,12 @@ func (s *summer) merge(a *Allocation) {
 		o.PriceSource = ""
 	}
 	s.mergePVs(a.PVs)
-	s.mergeLBs(a.LoadBalancers)
+	s.mergeLBs(a.LoadBalancers, a.Properties.Cluster, a.Window)
 }
 
 // finish returns the merged row named name. Averages of a single row are kept as
-// they are, so a row that merged with nothing comes out bit for bit unchanged.
+// they are, so a row that merged with nothing comes out bit for bit unchanged
+// (but for an older block's load balancer keys, qualified with the cluster).
 func (s *summer) finish(name string) Allocation {
 	o := s.out
 	o.Name = name
@@ -277,7 +301,34 @@ func (s *summer) mergePVs(pvs []PVAllocation) {
 	}
 }
 
-func (s *summer) mergeLBs(lbs []LBAllocation) {
+// LBKey is a load balancer's key as OpenCost writes it,
+// "<cluster>/<namespace>/<service>": key itself when it has a cluster, else
+// key ("<namespace>/<service>", as older blocks write it) qualified with
+// cluster (unless that is empty).
+func LBKey(cluster, key string) string {
+	if cluster == "" || strings.Count(key, "/") != 1 {
+		return key
+	}
+	return cluster + "/" + key
+}
+
+// qualifyLBs gives the first row's load balancers their cluster-qualified
+// keys (see LBKey), copying the list only when a key changes.
+func (s *summer) qualifyLBs(cluster string) {
+	for i, lb := range s.out.LoadBalancers {
+		if k := LBKey(cluster, lb.Key); k != lb.Key {
+			if !s.ownLBs {
+				s.out.LoadBalancers = slices.Clone(s.out.LoadBalancers)
+				s.ownLBs = true
+			}
+			s.out.LoadBalancers[i].Key = k
+		}
+	}
+}
+
+// mergeLBs merges the load balancers of a row of cluster over window w:
+// costs add, hours take the maximum within a window and add across windows.
+func (s *summer) mergeLBs(lbs []LBAllocation, cluster string, w Window) {
 	if len(lbs) == 0 {
 		return
 	}
@@ -285,23 +336,49 @@ func (s *summer) mergeLBs(lbs []LBAllocation) {
 		s.out.LoadBalancers = slices.Clone(s.out.LoadBalancers)
 		s.ownLBs = true
 	}
+	if s.lbHours == nil {
+		s.lbHours = make([][]windowHours, len(s.out.LoadBalancers), len(s.out.LoadBalancers)+len(lbs))
+		for i, lb := range s.out.LoadBalancers {
+			s.lbHours[i] = []windowHours{{s.firstWindow, lb.Hours}}
+		}
+	}
 	for _, lb := range lbs {
+		lb.Key = LBKey(cluster, lb.Key)
 		i := s.lbPosition(lb.Key)
 		if i < 0 {
 			if s.lbIndex != nil {
 				s.lbIndex[lb.Key] = len(s.out.LoadBalancers)
 			}
 			s.out.LoadBalancers = append(s.out.LoadBalancers, lb)
+			s.lbHours = append(s.lbHours, []windowHours{{w, lb.Hours}})
 			continue
 		}
 		o := &s.out.LoadBalancers[i]
 		o.Cost += lb.Cost
-		o.Hours += lb.Hours
 		o.Adjustment += lb.Adjustment
 		o.Service = sameOrEmpty(o.Service, lb.Service)
 		o.IP = sameOrEmpty(o.IP, lb.IP)
 		o.Private = o.Private && lb.Private
+		o.Hours = s.addLBHours(i, w, lb.Hours)
 	}
+}
+
+// addLBHours records hours of load balancer i in window w and returns its
+// hours over every window: the maximum per window, summed.
+func (s *summer) addLBHours(i int, w Window, hours float64) float64 {
+	ws := s.lbHours[i]
+	j := slices.IndexFunc(ws, func(x windowHours) bool { return x.w == w })
+	if j < 0 {
+		ws = append(ws, windowHours{w, hours})
+	} else {
+		ws[j].hours = max(ws[j].hours, hours)
+	}
+	s.lbHours[i] = ws
+	var total float64
+	for _, x := range ws {
+		total += x.hours
+	}
+	return total
 }
 
 func (s *summer) pvPosition(key string) int {

@@ -35,8 +35,10 @@
 //   - Weeks start on Sunday.
 //   - Blocks are hourly at finest: a window that does not fall on whole hours
 //     is widened to whole hours, and steps are whole hours; the answer says
-//     so in a warning. A step that splits a day makes the day read from 1h
-//     blocks.
+//     so in a warning. A window shorter than an hour is answered from one
+//     whole hour, the one holding most of it (or the other hour it touches
+//     when that one has no block yet), with a warning naming it. A step that
+//     splits a day makes the day read from 1h blocks.
 //   - Parts of the window without blocks, blocks that fail verification,
 //     incomplete blocks and stale clusters are warnings in the answer, not
 //     errors: the answer is what the store holds.

@@ -110,7 +110,7 @@ func NewEngine(src Source, opts EngineOptions) (*Engine, error) {
 	e.metrics = engineMetrics{
 		hits:       f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_hits_total", Help: "Per-block answers taken from the cache."}),
 		misses:     f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_cache_misses_total", Help: "Per-block answers computed from a block read from the store."}),
-		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks that could not be read and were left out of an answer."}),
+		readErrors: f.NewCounter(prometheus.CounterOpts{Name: "costfed_api_block_read_errors_total", Help: "Blocks (or indexes) that could not be read and were left out of an answer."}),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "costfed_api_block_cache_bytes", Help: "Approximate memory held by the cache of per-block answers."},
 		func() float64 { b, _ := e.cache.stats(); return float64(b) })
@@ -128,15 +128,20 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 	if err := validateQuery(q); err != nil {
 		return Answer{}, err
 	}
-	var ans Answer
-	w := hourWindow(q.Window)
-	if w != q.Window {
-		ans.warnf("window %s was widened to whole hours, %s, the blocks' resolution", spanOf(q.Window), spanOf(w))
-	}
-	plan, err := e.plan(ctx, w, q)
+	daily, hourly, indexWarns, err := e.readIndexes(ctx)
 	if err != nil {
 		return Answer{}, err
 	}
+	var ans Answer
+	w := hourWindow(q.Window)
+	switch {
+	case q.Window.Duration() < time.Hour:
+		w = subHourWindow(q.Window, hourly, &ans)
+	case w != q.Window:
+		ans.warnf("window %s was widened to whole hours, %s, the blocks' resolution", spanOf(q.Window), spanOf(w))
+	}
+	ans.Warnings = append(ans.Warnings, indexWarns...)
+	plan := planBlocks(w, daily, hourly, dayUsableFor(w, q.Step, q.Accumulate))
 	sets, unread, err := e.aggregateBlocks(ctx, plan.blocks, q.Options)
 	if err != nil {
 		return Answer{}, err
@@ -183,16 +188,68 @@ func paramOf(err error) string {
 	return "query"
 }
 
-func (e *Engine) plan(ctx context.Context, w allocation.Window, q Query) (queryPlan, error) {
-	daily, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Daily)
-	if err != nil {
-		return queryPlan{}, fmt.Errorf("answer: %w", err)
+// readIndexes reads the daily and hourly indexes' entries. An index that
+// exists but cannot be decoded (*store.IndexError) does not fail the query:
+// it reads as empty, so the answer comes from the other resolution, with a
+// warning naming the index, and what only it covered becomes "no data". Any
+// other error reading an index (the store unreachable) fails the query.
+func (e *Engine) readIndexes(ctx context.Context) (daily, hourly []store.IndexEntry, warns []string, err error) {
+	var blocks [2][]store.IndexEntry
+	for i, res := range []store.Resolution{store.Daily, store.Hourly} {
+		ix, err := e.src.ReadIndex(ctx, e.opts.Cluster, res)
+		var ie *store.IndexError
+		switch {
+		case errors.As(err, &ie):
+			e.metrics.readErrors.Inc()
+			e.logger.Warn("index unreadable; answering from the other resolution", "cluster", e.opts.Cluster, "resolution", string(res), "err", err)
+			other := store.Hourly
+			if res == store.Hourly {
+				other = store.Daily
+			}
+			warns = append(warns, fmt.Sprintf("the %s index %s could not be read (%v); answering from %s blocks only", res, ie.Key, ie.Err, other))
+		case err != nil:
+			return nil, nil, nil, fmt.Errorf("answer: %w", err)
+		default:
+			blocks[i] = ix.Blocks
+		}
 	}
-	hourly, err := e.src.ReadIndex(ctx, e.opts.Cluster, store.Hourly)
-	if err != nil {
-		return queryPlan{}, fmt.Errorf("answer: %w", err)
+	return blocks[0], blocks[1], warns, nil
+}
+
+// subHourWindow is the one whole hour that answers a window shorter than an
+// hour, the blocks' resolution (OpenCost likewise rounds a window to its
+// resolution): the hour holding the larger part of the window (on a tie the
+// later one), or, when that hour has no block yet (the current hour before
+// the agent's first build of it) and the other hour the window touches has
+// one, that other hour. The answer says which hour it is.
+func subHourWindow(w allocation.Window, hourly []store.IndexEntry, ans *Answer) allocation.Window {
+	hourOf := func(t time.Time) allocation.Window {
+		h := t.Truncate(time.Hour)
+		return allocation.Window{Start: h, End: h.Add(time.Hour)}
 	}
-	return planBlocks(w, daily.Blocks, hourly.Blocks, dayUsableFor(w, q.Step, q.Accumulate)), nil
+	first, last := hourOf(w.Start), hourOf(w.End.Add(-time.Nanosecond))
+	if first == last {
+		ans.warnf("window %s is shorter than an hour, the blocks' resolution; answered from the hour that contains it, %s", spanOf(w), spanOf(first))
+		return first
+	}
+	hasBlock := func(h allocation.Window) bool {
+		for _, e := range hourly {
+			if e.Start == h.Start.Unix() && e.End == h.End.Unix() {
+				return true
+			}
+		}
+		return false
+	}
+	pick, other := last, first
+	if last.Start.Sub(w.Start) > w.End.Sub(last.Start) {
+		pick, other = first, last
+	}
+	if !hasBlock(pick) && hasBlock(other) {
+		ans.warnf("window %s is shorter than an hour, the blocks' resolution; answered from the hour %s (the hour %s, which holds more of it, has no block yet)", spanOf(w), spanOf(other), spanOf(pick))
+		return other
+	}
+	ans.warnf("window %s is shorter than an hour, the blocks' resolution; answered from the hour that holds most of it, %s", spanOf(w), spanOf(pick))
+	return pick
 }
 
 // aggregateBlocks reads and aggregates every planned block, Concurrency at a
@@ -351,19 +408,14 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 // combine sums the aggregated block sets into the answer's sets.
 func combine(sets []allocation.Set, w allocation.Window, q Query) ([]allocation.Set, error) {
 	switch {
-	case q.Accumulate == allocation.AccumulateAll || (q.Accumulate == allocation.AccumulateNone && q.Step == 0):
+	case q.Accumulate == allocation.AccumulateNone && q.Step == 0:
 		return allocation.AccumulateSteps(sets, w, w.Duration())
 	case q.Accumulate == allocation.AccumulateNone:
 		return allocation.AccumulateSteps(sets, w, q.Step)
 	}
-	out, err := allocation.Accumulate(sets, q.Accumulate)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		out = []allocation.Set{{Window: w}}
-	}
-	return out, nil
+	// One set per calendar period clipped to the window, periods without
+	// data included, as OpenCost answers.
+	return allocation.AccumulatePeriods(sets, w, q.Accumulate)
 }
 
 func (a *Answer) warnf(format string, args ...any) {

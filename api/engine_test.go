@@ -2,8 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/blocktest"
 	"github.com/costfed/costfed/store"
 )
 
@@ -286,4 +292,220 @@ func TestAnswerTTLCache(t *testing.T) {
 	fail = false
 	v, _ = c.Get(context.Background())
 	require.Equal(t, 3, v)
+}
+
+// TestAnswerWindowsAreTheRequestedPeriods: every set's and row's window is
+// the requested step or calendar period clipped to the query window, not the
+// part that had blocks; rows' Start and End still say when they ran (issue
+// 13 point 1, OpenCost's TestResponseWindowandInput).
+func TestAnswerWindowsAreTheRequestedPeriods(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	dataEnd := day0.Add(day + fixtureHours*time.Hour)
+	for _, tc := range []struct {
+		name string
+		w    allocation.Window
+		acc  allocation.Accumulation
+		step time.Duration
+		want []allocation.Window
+	}{
+		// day0 is Sunday 2024-03-03: the week before ends there.
+		{"week", win(day0.Add(-2*day), 4*day), allocation.AccumulateWeek, 0,
+			[]allocation.Window{win(day0.Add(-2*day), 2*day), win(day0, 2*day)}},
+		{"month", win(day0.Add(-4*day), 6*day), allocation.AccumulateMonth, 0,
+			[]allocation.Window{win(day0.Add(-4*day), 2*day), win(day0.Add(-2*day), 4*day)}},
+		{"day", win(day0, 2*day), allocation.AccumulateDay, 0,
+			[]allocation.Window{win(day0, day), win(day0.Add(day), day)}},
+		{"all", win(day0.Add(-day), 3*day), allocation.AccumulateAll, 0,
+			[]allocation.Window{win(day0.Add(-day), 3*day)}},
+		{"step", win(day0, 2*day), allocation.AccumulateNone, day,
+			[]allocation.Window{win(day0, day), win(day0.Add(day), day)}},
+		{"window", win(day0.Add(-day), 3*day), allocation.AccumulateNone, 0,
+			[]allocation.Window{win(day0.Add(-day), 3*day)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := namespaceQuery(tc.w)
+			q.Accumulate, q.Step = tc.acc, tc.step
+			ans, err := eng.Answer(context.Background(), q)
+			require.NoError(t, err)
+			require.Len(t, ans.Sets, len(tc.want))
+			var sum float64
+			for i, s := range ans.Sets {
+				require.Equal(t, tc.want[i], s.Window, "set %d", i)
+				for _, a := range s.Allocations {
+					require.Equal(t, tc.want[i], a.Window, "set %d row %s: the requested period", i, a.Name)
+					require.False(t, a.Start.Before(maxTime(tc.want[i].Start, day0)), "row %s: start is when it ran", a.Name)
+					require.False(t, a.End.After(minTime(tc.want[i].End, dataEnd)), "row %s: end is when it ran", a.Name)
+				}
+				sum += s.TotalCost()
+			}
+			require.InDelta(t, f.inputCost, sum, 1e-9*f.inputCost)
+		})
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// indexFailSource fails ReadIndex with err.
+type indexFailSource struct {
+	Source
+	err error
+}
+
+func (s indexFailSource) ReadIndex(context.Context, string, store.Resolution) (store.Index, error) {
+	return store.Index{}, s.err
+}
+
+// TestAPIUnreadableIndexAnswersFromTheOtherResolution: garbage in one
+// resolution's index is a warning naming it, not a 500 (issue 16 row 2).
+func TestAPIUnreadableIndexAnswersFromTheOtherResolution(t *testing.T) {
+	ctx := context.Background()
+	newStore := func(t *testing.T) *store.Store {
+		st := store.New(objstore.NewInMemBucket(), store.Options{})
+		blocks := []store.Block{}
+		for h := range 24 + fixtureHours {
+			w := win(day0.Add(time.Duration(h)*time.Hour), time.Hour)
+			rows := blocktest.Rows("east", w, 5, uint64(h+1))
+			blocks = append(blocks, store.Block{Meta: meta(store.CombinedID, store.Hourly, w), Rows: rows})
+		}
+		_, err := st.Commit(ctx, blocks, store.CommitOptions{})
+		require.NoError(t, err)
+		_, err = st.Commit(ctx, []store.Block{{Meta: meta(store.CombinedID, store.Daily, win(day0, day)), Rows: blocktest.Rows("east", win(day0, day), 7, 99)}}, store.CommitOptions{})
+		require.NoError(t, err)
+		return st
+	}
+	garbage := func(t *testing.T, st *store.Store, res store.Resolution) string {
+		key := store.IndexKey(store.CombinedID, res)
+		require.NoError(t, st.Bucket().Upload(ctx, key, strings.NewReader("garbage\n")))
+		_, err := st.ReadIndex(ctx, store.CombinedID, res)
+		var ie *store.IndexError
+		require.ErrorAs(t, err, &ie, "a decode error is typed")
+		require.Equal(t, key, ie.Key)
+		return key
+	}
+	type answer struct {
+		Data     []map[string]map[string]any `json:"data"`
+		Warnings []string                    `json:"warnings"`
+	}
+	query := func(t *testing.T, a *testAPI, w allocation.Window, extra ...string) answer {
+		t.Helper()
+		rec := a.get(t, "/allocation?aggregate=namespace&window="+url.QueryEscape(w.Start.Format(time.RFC3339)+","+w.End.Format(time.RFC3339))+strings.Join(extra, ""))
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var ans answer
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ans))
+		if len(extra) == 0 {
+			require.Len(t, ans.Data, 1)
+		}
+		return ans
+	}
+	total := func(ans answer) float64 {
+		var sum float64
+		for _, set := range ans.Data {
+			for _, a := range set {
+				sum += a["totalCost"].(float64)
+			}
+		}
+		return sum
+	}
+
+	t.Run("daily garbage", func(t *testing.T) {
+		st := newStore(t)
+		// Before the damage: the day's hours, read one by one (step=1h),
+		// total differently from its 1d block (the fixture's rows differ).
+		before := newTestAPI(t, st, nil)
+		hourlyCost := total(query(t, before, win(day0, day), "&step=1h"))
+		require.NotEqual(t, hourlyCost, total(query(t, before, win(day0, day))))
+		key := garbage(t, st, store.Daily)
+		a := newTestAPI(t, st, nil)
+		ans := query(t, a, win(day0.Add(day), fixtureHours*time.Hour))
+		require.NotEmpty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 1, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[0], "the 1d index "+key+" could not be read (invalid character")
+		require.Contains(t, ans.Warnings[0], "answering from 1h blocks only")
+
+		ans = query(t, a, win(day0, day))
+		require.Len(t, ans.Warnings, 1, "the whole day is answered from its hours: %q", ans.Warnings)
+		require.InEpsilon(t, hourlyCost, total(ans), 1e-6)
+	})
+	t.Run("hourly garbage", func(t *testing.T) {
+		st := newStore(t)
+		key := garbage(t, st, store.Hourly)
+		a := newTestAPI(t, st, nil)
+		ans := query(t, a, win(day0, day))
+		require.NotEmpty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 1, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[0], "the 1h index "+key+" could not be read")
+		require.Contains(t, ans.Warnings[0], "answering from 1d blocks only")
+
+		ans = query(t, a, win(day0.Add(day), fixtureHours*time.Hour))
+		require.Empty(t, ans.Data[0])
+		require.Len(t, ans.Warnings, 2, "%q", ans.Warnings)
+		require.Contains(t, ans.Warnings[1], "no data for "+spanOf(win(day0.Add(day), fixtureHours*time.Hour)))
+	})
+	t.Run("transport error", func(t *testing.T) {
+		st := newStore(t)
+		a := newTestAPI(t, indexFailSource{Source: st, err: errors.New("bucket down")}, nil)
+		rec := a.get(t, "/allocation?window=yesterday")
+		require.Equal(t, http.StatusInternalServerError, rec.Code)
+	})
+}
+
+// TestAnswerSubHourWindow: a window shorter than an hour is answered from
+// one whole hour with a warning saying which (issue 13 point 9): the hour
+// holding most of it, or the other hour it touches when that one has no
+// block yet (the current, open hour).
+func TestAnswerSubHourWindow(t *testing.T) {
+	f := newFleet(t)
+	eng, err := NewEngine(f.st, EngineOptions{})
+	require.NoError(t, err)
+	at := func(h, m int) time.Time {
+		return day0.Add(day + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+	}
+	for _, tc := range []struct {
+		name      string
+		w         allocation.Window
+		want      allocation.Window
+		warn      string
+		noData    bool
+		wantWarns int
+	}{
+		{"inside one hour", allocation.Window{Start: at(2, 10), End: at(2, 20)}, win(at(2, 0), time.Hour), "answered from the hour that contains it", false, 1},
+		{"mostly the earlier hour", allocation.Window{Start: at(2, 52), End: at(3, 2)}, win(at(2, 0), time.Hour), "answered from the hour that holds most of it", false, 1},
+		{"mostly the later hour", allocation.Window{Start: at(2, 58), End: at(3, 8)}, win(at(3, 0), time.Hour), "answered from the hour that holds most of it", false, 1},
+		{"later hour has no block yet", allocation.Window{Start: at(5, 55), End: at(6, 5)}, win(at(5, 0), time.Hour), "has no block yet", false, 1},
+		{"no block at all", allocation.Window{Start: at(6, 20), End: at(6, 30)}, win(at(6, 0), time.Hour), "answered from the hour that contains it", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ans, err := eng.Answer(context.Background(), namespaceQuery(tc.w))
+			require.NoError(t, err)
+			require.Len(t, ans.Sets, 1)
+			require.Equal(t, tc.want, ans.Sets[0].Window)
+			require.Len(t, ans.Warnings, tc.wantWarns, "%q", ans.Warnings)
+			require.Contains(t, ans.Warnings[0], "is shorter than an hour")
+			require.Contains(t, ans.Warnings[0], tc.warn)
+			require.Contains(t, ans.Warnings[0], spanOf(tc.want))
+			if tc.noData {
+				require.Empty(t, ans.Sets[0].Allocations)
+				require.Contains(t, ans.Warnings[1], "no data for "+spanOf(tc.want))
+				return
+			}
+			require.NotEmpty(t, ans.Sets[0].Allocations)
+			for _, a := range ans.Sets[0].Allocations {
+				require.Equal(t, tc.want, a.Window)
+			}
+		})
+	}
+
+	// Over HTTP, window=10m five minutes into an hour without a block yet.
+	a := newTestAPI(t, f.st, func(o *HandlerOptions) { o.Now = func() time.Time { return at(6, 5) } })
+	rec := a.get(t, "/allocation?window=10m&aggregate=namespace")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.NotEmpty(t, sets(t, rec.Body.Bytes())[0])
+	require.Contains(t, rec.Body.String(), "has no block yet")
 }

@@ -154,3 +154,39 @@ func TestQueryParamsFilterCombinesV1(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `cluster:"east"+namespace:"a","b"+controllerKind:"deployment"+controllerName:"web"`, q.Options.Filter.String())
 }
+
+// TestAPIShareIdleNeedsIncludeIdleOnOpenCostRoutes: OpenCost computes idle
+// only with includeIdle=true, so shareIdle alone shares nothing on its routes
+// (issue 13 point 2); Kubecost's /model/allocation shares idle either way.
+func TestAPIShareIdleNeedsIncludeIdleOnOpenCostRoutes(t *testing.T) {
+	a := newTestAPI(t, goldenStore(t), nil)
+	answer := func(target string) (map[string]json.RawMessage, []string) {
+		t.Helper()
+		rec := a.get(t, target)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var resp struct {
+			Warnings []string `json:"warnings"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+		return sets(t, rec.Body.Bytes())[0], resp.Warnings
+	}
+	const q = "?window=yesterday&aggregate=namespace"
+	plain, _ := answer("/allocation" + q)
+	shared, _ := answer("/model/allocation" + q + "&shareIdle=true")
+	require.NotEqual(t, plain, shared, "the fixture has idle to share")
+	require.NotContains(t, shared, allocation.IdleSuffix)
+
+	for _, route := range []string{"/allocation", "/allocation/compute"} {
+		got, warns := answer(route + q + "&shareIdle=true")
+		require.Equal(t, plain, got, "%s: shareIdle without includeIdle changes nothing", route)
+		require.Len(t, warns, 1)
+		require.Contains(t, warns[0], "shareIdle has no effect without includeIdle=true")
+
+		got, warns = answer(route + q + "&shareIdle=true&includeIdle=true")
+		require.Equal(t, shared, got, "%s: with includeIdle, idle is shared as on Kubecost's route", route)
+		require.Empty(t, warns)
+	}
+	got, warns := answer("/model/allocation" + q + "&shareIdle=true&includeIdle=false")
+	require.Equal(t, shared, got, "Kubecost's route shares idle without includeIdle")
+	require.Empty(t, warns)
+}

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/costfed/costfed/allocation"
 )
 
 // HandlerOptions configure the API handler.
@@ -88,7 +90,8 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 	mux := http.NewServeMux()
 	for path, route := range queryRoutes {
 		summary := route == "/allocation/summary"
-		mux.Handle(path, h.instrument(route, h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveQuery(w, r, summary) }))))
+		kubecost := strings.HasPrefix(path, "/model/")
+		mux.Handle(path, h.instrument(route, h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveQuery(w, r, summary, kubecost) }))))
 	}
 	mux.Handle("/status", h.instrument("/status", h.authorized(h.getOnly(h.serveStatus))))
 	mux.Handle("/healthz", h.instrument("/healthz", h.getOnly(func(w http.ResponseWriter, _ *http.Request) {
@@ -132,7 +135,11 @@ func NewServer(h http.Handler, opts ServerOptions) *http.Server {
 	}
 }
 
-func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary bool) {
+// serveQuery answers an allocation query. kubecost marks Kubecost's routes
+// (/model/…), where shareIdle shares idle whatever includeIdle says; on
+// OpenCost's routes idle exists only with includeIdle=true, so shareIdle
+// without it shares nothing (see openCostIdle).
+func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary, kubecost bool) {
 	p, err := ParamsFromURL(r.URL.Query())
 	if err != nil {
 		h.writeError(w, http.StatusBadRequest, err.Error())
@@ -142,6 +149,10 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary boo
 	if err != nil {
 		h.writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	var notes []string
+	if !kubecost {
+		notes = openCostIdle(&q)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.QueryTimeout)
 	defer cancel()
@@ -157,11 +168,24 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary boo
 		h.writeQueryError(w, r, err)
 		return
 	}
+	ans.Warnings = append(notes, ans.Warnings...)
 	if summary {
 		h.writeOK(w, NewSummaryResponse(ans, q.Window))
 		return
 	}
 	h.writeOK(w, NewResponse(ans))
+}
+
+// openCostIdle applies OpenCost's rule to q: OpenCost computes idle only
+// when includeIdle=true (pkg/costmodel QueryAllocation), so shareIdle without
+// includeIdle has no idle to share and changes nothing. It returns a note for
+// the answer's warnings when it turned shareIdle off.
+func openCostIdle(q *Query) []string {
+	if q.Options.Idle.Include || q.Options.Idle.Share == allocation.ShareNone {
+		return nil
+	}
+	q.Options.Idle.Share = allocation.ShareNone
+	return []string{"shareIdle has no effect without includeIdle=true on this route (as in OpenCost); Kubecost's /model/allocation shares idle without it"}
 }
 
 func (h *handler) writeQueryError(w http.ResponseWriter, r *http.Request, err error) {

@@ -144,7 +144,25 @@ func EncodeIndex(ix Index) ([]byte, error) {
 // ErrIndexVersion reports an index written by a newer costfed.
 var ErrIndexVersion = errors.New("unsupported index version")
 
-// DecodeIndex parses an index strictly: unknown fields, a newer version, a
+// IndexError is an index object that exists but cannot be decoded: not gzip
+// or JSON, truncated, too large, of a newer version, or inconsistent. A
+// transport error reading it is not an IndexError. errors.Is reaches the
+// cause (ErrIndexVersion, ErrIndexTooLarge).
+type IndexError struct {
+	Key string
+	Err error
+}
+
+func (e *IndexError) Error() string { return "decode index " + e.Key + ": " + e.Err.Error() }
+
+// Unwrap exposes the cause.
+func (e *IndexError) Unwrap() error { return e.Err }
+
+func indexErr(key, format string, args ...any) error {
+	return &IndexError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// DecodeIndex parses an index strictly (errors are *IndexError): unknown fields, a newer version, a
 // cluster or resolution other than the key's, unsorted or overlapping entries
 // are all errors. It reads both encodings: gzip (what EncodeIndex writes),
 // recognised by its magic bytes, and the plain JSON of earlier builds. A gzip
@@ -160,29 +178,29 @@ func decodeIndex(key string, data []byte, cluster string, res Resolution, limit 
 	if isGzip(data) {
 		plain, err := gunzipIndex(data, limit)
 		if err != nil {
-			return Index{}, fmt.Errorf("decode index %s: %w", key, err)
+			return Index{}, indexErr(key, "%w", err)
 		}
 		data = plain
 	} else if int64(len(data)) > limit {
-		return Index{}, fmt.Errorf("decode index %s: %d bytes of JSON: %w", key, len(data), ErrIndexTooLarge)
+		return Index{}, indexErr(key, "%d bytes of JSON: %w", len(data), ErrIndexTooLarge)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var ix Index
 	if err := dec.Decode(&ix); err != nil {
-		return Index{}, fmt.Errorf("decode index %s: %w", key, err)
+		return Index{}, indexErr(key, "%w", err)
 	}
 	if dec.More() {
-		return Index{}, fmt.Errorf("decode index %s: trailing data after the JSON object", key)
+		return Index{}, indexErr(key, "trailing data after the JSON object")
 	}
 	if ix.Version < 1 || ix.Version > IndexVersion {
-		return Index{}, fmt.Errorf("decode index %s: version %d, this build reads 1..%d: %w", key, ix.Version, IndexVersion, ErrIndexVersion)
+		return Index{}, indexErr(key, "version %d, this build reads 1..%d: %w", ix.Version, IndexVersion, ErrIndexVersion)
 	}
 	if ix.Cluster != cluster || ix.Resolution != res {
-		return Index{}, fmt.Errorf("decode index %s: index says %s/%s, key says %s/%s", key, ix.Cluster, ix.Resolution, cluster, res)
+		return Index{}, indexErr(key, "index says %s/%s, key says %s/%s", ix.Cluster, ix.Resolution, cluster, res)
 	}
 	if err := validateIndex(ix); err != nil {
-		return Index{}, fmt.Errorf("decode index %s: %w", key, err)
+		return Index{}, indexErr(key, "%w", err)
 	}
 	return ix, nil
 }

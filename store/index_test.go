@@ -187,6 +187,9 @@ func TestDecodeIndexRejectsBadGzip(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 			require.ErrorContains(t, err, "federated/x/index.json", "the error names the object")
 			require.NotErrorIs(t, err, ErrIndexTooLarge)
+			var ie *IndexError
+			require.ErrorAs(t, err, &ie, "a decode error is typed, apart from transport errors")
+			require.Equal(t, "federated/x/index.json", ie.Key)
 		})
 	}
 }
@@ -204,6 +207,8 @@ func TestDecodeIndexCapsDecompressedSize(t *testing.T) {
 	_, err = decodeIndex("k", data, "c", Daily, n-1)
 	require.ErrorIs(t, err, ErrIndexTooLarge)
 	require.ErrorContains(t, err, "decode index k")
+	var ie *IndexError
+	require.ErrorAs(t, err, &ie)
 	_, err = decodeIndex("k", gunzip(t, data), "c", Daily, n-1)
 	require.ErrorIs(t, err, ErrIndexTooLarge, "plain JSON is capped too")
 
