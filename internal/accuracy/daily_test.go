@@ -73,9 +73,15 @@ func TestDailyFromHourlyMatchesQueries(t *testing.T) {
 	require.Equal(t, store.BuiltFromSource, queried.Meta.BuiltFrom)
 	require.Equal(t, names(queried.Rows), names(summed.Rows), "the same rows")
 
-	var acrossMidnight, partial int
+	var acrossMidnight, partial, withLB, withPV int
 	for i := range queried.Rows {
 		r := &queried.Rows[i]
+		if len(r.LoadBalancers) > 0 {
+			withLB++
+		}
+		if len(r.PVs) > 0 {
+			withPV++
+		}
 		switch {
 		case r.IsIdle() || r.IsUnmounted():
 		case r.Start.Equal(day.Start) || r.End.Equal(day.End):
@@ -86,6 +92,8 @@ func TestDailyFromHourlyMatchesQueries(t *testing.T) {
 	}
 	require.Positive(t, acrossMidnight, "rows running at a midnight")
 	require.Positive(t, partial, "rows starting and ending inside the day")
+	require.Positive(t, withLB, "rows with a load balancer")
+	require.Positive(t, withPV, "rows with a volume")
 	fieldWorst := map[string]float64{}
 	var sumTotal, queryTotal, worst float64
 	var worstRow string
@@ -99,6 +107,17 @@ func TestDailyFromHourlyMatchesQueries(t *testing.T) {
 		require.Equal(t, q.Properties.Namespace, s.Properties.Namespace, q.Name)
 		require.Equal(t, q.Start, s.Start, "%s start", q.Name)
 		require.Equal(t, q.End, s.End, "%s end", q.Name)
+		require.Len(t, s.LoadBalancers, len(q.LoadBalancers), q.Name)
+		for j, lb := range q.LoadBalancers {
+			require.Equal(t, lb.Key, s.LoadBalancers[j].Key, q.Name)
+			require.InDelta(t, lb.Hours, s.LoadBalancers[j].Hours, 1e-9*lb.Hours, "%s load balancer hours", q.Name)
+			require.InDelta(t, lb.Cost, s.LoadBalancers[j].Cost, 1e-9*lb.Cost+1e-12, "%s load balancer cost", q.Name)
+		}
+		require.Len(t, s.PVs, len(q.PVs), q.Name)
+		for j, pv := range q.PVs {
+			require.Equal(t, pv.Key, s.PVs[j].Key, q.Name)
+			require.InDelta(t, pv.Cost, s.PVs[j].Cost, 1e-9*pv.Cost+1e-12, "%s volume cost", q.Name)
+		}
 		qv, sv := reflect.ValueOf(*q), reflect.ValueOf(*s)
 		for j := range qv.NumField() {
 			if qv.Field(j).Kind() != reflect.Float64 {
