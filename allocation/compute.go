@@ -198,6 +198,11 @@ type podState struct {
 	ctrl        string
 	services    []string
 	resolved    bool
+	// The labels and annotations rows show (node's, then namespace's, then
+	// the pod's own, the pod winning), for the node merged last.
+	shownNode        string
+	shownLabels      map[string]string
+	shownAnnotations map[string]string
 }
 
 // uidState is one incarnation as kube-state-metrics saw it.

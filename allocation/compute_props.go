@@ -160,10 +160,36 @@ func (c *computation) fillProperties(a *Allocation, ct *ctrState, node string, n
 	p := ct.pod
 	c.resolvePod(p)
 	ns := nsKey{ct.key.cluster, ct.key.namespace}
+	if p.shownLabels == nil || p.shownNode != node {
+		// As OpenCost: a row's labels are its node's, then its namespace's,
+		// then its pod's, each overriding the one before, so a team label set
+		// on a namespace is found by aggregate=label:team. The containers of
+		// a pod on one node share the maps (rows are read-only).
+		nodeLabels := c.meta.nodeLabels[nodeKey{ct.key.cluster, node}]
+		p.shownNode = node
+		p.shownLabels = mergeLabels(nodeLabels, c.meta.nsLabels[ns], p.labels)
+		p.shownAnnotations = mergeLabels(nil, c.meta.nsAnnotations[ns], p.annotations)
+	}
 	a.Properties = Properties{
 		Cluster: ct.key.cluster, Node: node, Namespace: ct.key.namespace, Pod: ct.key.pod, Container: ct.key.container,
 		Controller: p.ctrl, ControllerKind: p.ctrlKind, Services: p.services, ProviderID: nd.providerID,
-		Labels: p.labels, Annotations: p.annotations,
+		Labels: p.shownLabels, Annotations: p.shownAnnotations,
 		NamespaceLabels: c.meta.nsLabels[ns], NamespaceAnnotations: c.meta.nsAnnotations[ns],
 	}
+}
+
+// mergeLabels returns the union of the maps, later ones winning a key. It
+// returns the pod's own map when the others add nothing, and nil when all
+// are empty (nil and empty stay apart as the pod's map had them).
+func mergeLabels(node, ns, pod map[string]string) map[string]string {
+	if len(node) == 0 && len(ns) == 0 {
+		return pod
+	}
+	out := make(map[string]string, len(node)+len(ns)+len(pod))
+	for _, m := range []map[string]string{node, ns, pod} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }

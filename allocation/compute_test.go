@@ -405,3 +405,28 @@ func TestComputeNetworkEgressCost(t *testing.T) {
 	}
 	require.InDelta(t, 2*0.01+0.5*0.02+1*0.12, total, 1e-9)
 }
+
+// TestComputeLabelsMergeNodeNamespacePod: as in OpenCost, a row's labels are
+// its node's, then its namespace's, then its pod's, each overriding the one
+// before (issue 13 point 3); namespaceLabels stay the namespace's own.
+func TestComputeLabelsMergeNodeNamespacePod(t *testing.T) {
+	f := newFixture(time.Hour)
+	f.node("n1", 4, 16*gib, constant(0.04), 0.005)
+	end := []int64{ms(f.w.End)}
+	f.add("kube_node_labels", map[string]string{"node": "n1", "label_zone": "a", "label_team": "node-team", "label_env": "node-env"}, end, constant(1))
+	f.add("kube_namespace_labels", map[string]string{"namespace": "a", "label_team": "ns-team", "label_env": "ns-env"}, end, constant(1))
+	f.add("kube_namespace_annotations", map[string]string{"namespace": "a", "annotation_owner": "ns-owner"}, end, constant(1))
+	f.pod(podSpec{ns: "a", pod: "p", uid: "u", container: "c", node: "n1", start: f.at(-time.Hour), end: f.at(2 * time.Hour),
+		cpuReq: 1, cpuAlloc: 1, memAlloc: gib, labels: map[string]string{"app": "web", "env": "pod-env"}})
+	f.pod(podSpec{ns: "b", pod: "q", uid: "v", container: "c", node: "n1", start: f.at(-time.Hour), end: f.at(2 * time.Hour),
+		cpuReq: 1, cpuAlloc: 1, memAlloc: gib})
+	rows, _, err := f.compute(allocation.PriceTable{})
+	require.NoError(t, err)
+	got := byName(rows)
+	p := got["c1/n1/a/p/c"].Properties
+	require.Equal(t, map[string]string{"zone": "a", "team": "ns-team", "env": "pod-env", "app": "web"}, p.Labels)
+	require.Equal(t, map[string]string{"owner": "ns-owner"}, p.Annotations)
+	require.Equal(t, map[string]string{"team": "ns-team", "env": "ns-env"}, p.NamespaceLabels)
+	q := got["c1/n1/b/q/c"].Properties
+	require.Equal(t, map[string]string{"zone": "a", "team": "node-team", "env": "node-env"}, q.Labels, "a pod without labels shows its node's")
+}
