@@ -142,6 +142,11 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 	}
 	ans.Warnings = append(ans.Warnings, indexWarns...)
 	plan := planBlocks(w, daily, hourly, dayUsableFor(w, q.Step, q.Accumulate))
+	if err := finestStepError(plan.dailyOnly, q); err != nil {
+		// Never an empty answer where data exists: say which step would
+		// read it.
+		return Answer{}, err
+	}
 	sets, unread, err := e.aggregateBlocks(ctx, plan.blocks, q.Options)
 	if err != nil {
 		return Answer{}, err
@@ -155,6 +160,24 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 		return Answer{}, fmt.Errorf("answer: %w", err)
 	}
 	return ans, nil
+}
+
+// finestStepError is the 400 for a query whose step (or accumulate=hour)
+// splits days that are kept only as 1d blocks.
+func finestStepError(dailyOnly []allocation.Window, q Query) error {
+	if len(dailyOnly) == 0 {
+		return nil
+	}
+	span := spanOf(dailyOnly[0])
+	if n := len(dailyOnly); n > 1 {
+		span = fmt.Sprintf("%s (and %d more days up to %s)", span, n-1, dailyOnly[n-1].End.UTC().Format(time.RFC3339))
+	}
+	param, what := "step", q.Step.String()
+	if q.Accumulate == allocation.AccumulateHour {
+		param, what = "accumulate", "hour"
+	}
+	return paramErr(param, "%s splits days whose hourly blocks are gone (past hourly retention) though their daily blocks exist: %s. "+
+		"The finest step there is 1d: use step=1d (or accumulate=day), or a window inside the hourly retention", what, span)
 }
 
 // maxWindow bounds a query's window (ten years), so one request cannot plan

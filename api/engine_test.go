@@ -127,18 +127,38 @@ func TestAnswerStepsAndAccumulate(t *testing.T) {
 	require.NoError(t, err)
 	w := win(day0, day+fixtureHours*time.Hour)
 
+	// day0 is kept only as a 1d block: 6h steps cannot split it, and an
+	// empty answer would hide data that exists (issue 13 point 5).
 	q := namespaceQuery(w)
+	q.Step = 6 * time.Hour
+	_, err = eng.Answer(context.Background(), q)
+	var pe *ParamError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "step", pe.Param)
+	require.Contains(t, pe.Error(), spanOf(win(day0, day)))
+	require.Contains(t, pe.Error(), "step=1d")
+	q.Step, q.Accumulate = 0, allocation.AccumulateHour
+	_, err = eng.Answer(context.Background(), q)
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "accumulate", pe.Param)
+
+	// Where the hours exist, 6h steps answer; a 1d step reads day0's block.
+	q = namespaceQuery(win(day0.Add(day), fixtureHours*time.Hour))
 	q.Step = 6 * time.Hour
 	ans, err := eng.Answer(context.Background(), q)
 	require.NoError(t, err)
-	require.Len(t, ans.Sets, 5)
+	require.Len(t, ans.Sets, 1)
+	q = namespaceQuery(w)
+	q.Step = day
+	ans, err = eng.Answer(context.Background(), q)
+	require.NoError(t, err)
+	require.Len(t, ans.Sets, 2)
 	var sum float64
 	for i, s := range ans.Sets {
-		require.Equal(t, win(day0.Add(time.Duration(i)*6*time.Hour), 6*time.Hour), s.Window)
+		require.Equal(t, day0.Add(time.Duration(i)*day), s.Window.Start)
 		sum += s.TotalCost()
 	}
-	require.Empty(t, ans.Sets[1].Allocations, "day0 has no 1h blocks, so a 6h step of it is empty")
-	require.Contains(t, ans.Warnings[0], "no data for "+spanOf(win(day0, day)))
+	require.InDelta(t, f.inputCost, sum, 1e-9*f.inputCost)
 
 	q = namespaceQuery(w)
 	q.Accumulate = allocation.AccumulateDay

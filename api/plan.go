@@ -19,6 +19,11 @@ type plannedBlock struct {
 type queryPlan struct {
 	blocks  []plannedBlock
 	missing []allocation.Window
+	// dailyOnly are whole days inside the window the query could not read
+	// as one block (its step or accumulation splits them) whose hours are
+	// missing, though their 1d block is committed: the data exists at a
+	// coarser resolution only (hourly retention is shorter).
+	dailyOnly []allocation.Window
 }
 
 // planBlocks chooses the blocks that cover w (whole hours): the 1d block of
@@ -32,18 +37,24 @@ func planBlocks(w allocation.Window, daily, hourly []store.IndexEntry, dayUsable
 	var p queryPlan
 	for ds := w.Start.Truncate(day); ds.Before(w.End); ds = ds.Add(day) {
 		d := allocation.Window{Start: ds, End: ds.Add(day)}
-		if !d.Start.Before(w.Start) && !d.End.After(w.End) && dayUsable(d) {
-			if e, ok := days[ds.Unix()]; ok && e.End == d.End.Unix() {
-				p.blocks = append(p.blocks, plannedBlock{res: store.Daily, entry: e})
-				continue
-			}
+		inside := !d.Start.Before(w.Start) && !d.End.After(w.End)
+		de, hasDay := days[ds.Unix()]
+		hasDay = hasDay && de.End == d.End.Unix()
+		if inside && hasDay && dayUsable(d) {
+			p.blocks = append(p.blocks, plannedBlock{res: store.Daily, entry: de})
+			continue
 		}
+		hoursMissing := false
 		for h := maxTime(ds, w.Start); h.Before(d.End) && h.Before(w.End); h = h.Add(time.Hour) {
 			if e, ok := hours[h.Unix()]; ok && e.End == h.Add(time.Hour).Unix() {
 				p.blocks = append(p.blocks, plannedBlock{res: store.Hourly, entry: e})
 				continue
 			}
+			hoursMissing = true
 			p.addMissing(allocation.Window{Start: h, End: h.Add(time.Hour)})
+		}
+		if inside && hasDay && hoursMissing {
+			p.dailyOnly = append(p.dailyOnly, d)
 		}
 	}
 	return p

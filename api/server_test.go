@@ -361,3 +361,16 @@ func TestAPISlowClientIsCut(t *testing.T) {
 		t.Fatal("slow client was not cut")
 	}
 }
+
+// TestAPIStepFinerThanTheDataIs400: hourly steps over a day kept only as a
+// 1d block are a 400 naming step and the finest step there, not an empty
+// 200 (issue 13 point 5).
+func TestAPIStepFinerThanTheDataIs400(t *testing.T) {
+	a := newTestAPI(t, goldenStore(t), nil)
+	rec := a.get(t, "/allocation?window=yesterday&step=1h&aggregate=namespace")
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "step")
+	require.Contains(t, rec.Body.String(), "step=1d")
+	rec = a.get(t, "/allocation?window=yesterday&step=1d&aggregate=namespace")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+}
