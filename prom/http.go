@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -184,6 +183,7 @@ type HTTPSource struct {
 	now      func() time.Time
 	log      *slog.Logger
 	counters *httpCounters
+	scrub    *scrubber // secrets out of upstream text
 }
 
 var _ Source = (*HTTPSource)(nil)
@@ -211,6 +211,7 @@ func NewHTTP(ctx context.Context, cfg HTTPConfig, opts ...HTTPOption) (*HTTPSour
 		jitter:   o.jitter,
 		now:      o.now,
 		log:      o.logger,
+		scrub:    newScrubber(cfg),
 	}
 	if cfg.ClusterFilter != "" {
 		if s.filter, err = NewClusterFilter(cfg.ClusterLabel, cfg.ClusterFilter); err != nil {
@@ -412,14 +413,4 @@ func formatInstant(t time.Time) string {
 		return "now"
 	}
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// trimForMessage shortens a response body for an error message.
-func trimForMessage(b []byte) string {
-	const maxLen = 512
-	s := strings.TrimSpace(string(b))
-	if len(s) > maxLen {
-		s = strings.ToValidUTF8(s[:maxLen], "") + "…"
-	}
-	return s
 }
