@@ -314,3 +314,43 @@ func TestAliasBombIsCheap(t *testing.T) {
 	require.Error(t, err)
 	require.Less(t, time.Since(start), 5*time.Second)
 }
+
+// Issue 16, row 9 (size): a config file over 1 MiB is one clear error, found
+// before parsing (a 48 MB file ran 13 minutes at 1.6 GB).
+func TestOversizedFileIsOneError(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("cluster_id: a\nprometheus:\n  url: http://prom:9090\n  headers:\n")
+	for i := 0; b.Len() <= MaxFileSize; i++ {
+		fmt.Fprintf(&b, "    X-H%d: value-%d\n", i, i)
+	}
+	big := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(big, []byte(b.String()), 0o600))
+
+	start := time.Now()
+	for name, load := range map[string]func() error{
+		"agent":     func() error { _, err := LoadAgent(big, nil); return err },
+		"federator": func() error { _, err := LoadFederator(big, nil); return err },
+		"store":     func() error { _, err := LoadStore(big, nil); return err },
+		"parse":     func() error { _, err := ParseAgent([]byte(b.String()), big, nil); return err },
+	} {
+		err := load()
+		require.ErrorIs(t, err, ErrTooLarge, name)
+		require.Len(t, Problems(err), 1, name)
+		require.Contains(t, err.Error(), big+": larger than 1048576 bytes (1 MiB)", name)
+	}
+	require.Less(t, time.Since(start), 2*time.Second)
+
+	// Exactly the limit is read (and parsed: here, a valid file padded by a
+	// comment).
+	ok := []byte("type: FILESYSTEM\nconfig:\n  directory: /tmp/x\n#")
+	ok = append(ok, []byte(strings.Repeat("x", MaxFileSize-len(ok)-1)+"\n")...)
+	require.Len(t, ok, MaxFileSize)
+	path := filepath.Join(dir, "store.yaml")
+	require.NoError(t, os.WriteFile(path, ok, 0o600))
+	_, err := LoadStore(path, nil)
+	require.NoError(t, err)
+	data, err := ReadFile(path)
+	require.NoError(t, err)
+	require.Len(t, data, MaxFileSize)
+}

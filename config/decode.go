@@ -153,6 +153,9 @@ func sortByLine(errs []*FieldError) {
 
 // parse reads exactly one YAML document whose top level is a mapping.
 func (d *decoder) parse(data []byte) (*yaml.Node, error) {
+	if len(data) > MaxFileSize {
+		return nil, &FieldError{File: d.src.file, Err: ErrTooLarge}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/costfed/costfed/config"
 )
@@ -55,7 +54,7 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 		return usagef("want exactly one FILE, got %d arguments", fs.NArg())
 	}
 	path := fs.Arg(0)
-	data, err := os.ReadFile(path)
+	data, err := config.ReadFile(path) // over 1 MiB: one error, before parsing
 	if err != nil {
 		return usageError{fmt.Errorf("read config: %w", err)}
 	}

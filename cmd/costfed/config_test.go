@@ -124,6 +124,16 @@ func TestConfigCheckErrors(t *testing.T) {
 	}
 }
 
+// Issue 16, row 9: a 48 MB config ran 13 minutes; over 1 MiB is one error,
+// before parsing.
+func TestConfigCheckOversizedFile(t *testing.T) {
+	big := writeFile(t, t.TempDir(), "agent.yaml", "cluster_id: a\n#"+strings.Repeat("x", 1<<20)+"\n")
+	code, out, errOut := runConfigCmd(t, nil, "config", "check", big)
+	require.Equal(t, 2, code, errOut)
+	require.Empty(t, out)
+	require.Equal(t, "costfed config: read config: "+big+": larger than 1048576 bytes (1 MiB), the limit of a config file\n", errOut)
+}
+
 func TestConfigCheckKinds(t *testing.T) {
 	dir := t.TempDir()
 	fed := writeFile(t, dir, "federator.yaml", "server:\n  bearer_token: ${TOKEN}\n")
