@@ -50,8 +50,7 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return usagef("want exactly one FILE, got %d arguments", fs.NArg())
+		return usagef("want exactly one FILE, got %d arguments (see costfed config check --help)", fs.NArg())
 	}
 	path := fs.Arg(0)
 	data, err := config.ReadFile(path) // over 1 MiB: one error, before parsing

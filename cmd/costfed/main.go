@@ -116,25 +116,35 @@ func printUsage(w io.Writer) {
 }
 
 // newFlagSet returns a FlagSet that reports errors instead of exiting, with a usage
-// text naming the command.
+// text naming the command. Its output is stdout: the usage is printed for --help
+// only (see parseFlags).
 func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("costfed "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(e.stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: costfed %s\n\n", usage)
+		fmt.Fprintf(fs.Output(), "Usage: costfed %s\n\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. --help returns
-// flag.ErrHelp, which run maps to status 0.
+// parseFlags parses args and turns flag errors into usage errors, which run
+// prints as one line (the flag package would print the error and the whole
+// usage first). --help prints the usage to the flag set's output (stdout) and
+// returns flag.ErrHelp, which run maps to status 0.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return usageError{fmt.Errorf("%w (see %s --help)", err, fs.Name())}
 	}
 	return nil
 }

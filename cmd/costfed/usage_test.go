@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 16, item 8: every subcommand's --help goes to stdout (exit 0), and a
+// bad flag is one error line on stderr (exit 2), not the error twice plus the
+// usage.
+func TestEverySubcommandHelpAndBadFlag(t *testing.T) {
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, c.name, "--help")
+			require.Equal(t, 0, code, errOut)
+			require.Empty(t, errOut)
+			require.Contains(t, out, "Usage: costfed "+c.name)
+
+			args := []string{c.name, "--no-such-flag"}
+			if c.name == "config" {
+				args = []string{"config", "check", "--no-such-flag"}
+			}
+			code, out, errOut = runCmd(t, args...)
+			require.Equal(t, 2, code, errOut)
+			require.Empty(t, out)
+			lines := strings.Split(strings.TrimRight(errOut, "\n"), "\n")
+			require.Len(t, lines, 1, "one error line, got:\n%s", errOut)
+			require.Contains(t, lines[0], "flag provided but not defined: -no-such-flag")
+			require.Contains(t, lines[0], "--help")
+		})
+	}
+}
+
+// Issue 16, item 8: status on a FILESYSTEM store whose directory does not
+// exist says so, instead of printing an empty table.
+func TestStatusMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nope")
+	cfg := filepath.Join(dir, "federated-store.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("type: FILESYSTEM\nconfig:\n  directory: "+missing+"\n"), 0o600))
+	code, out, errOut := runCmd(t, "status", "--store", cfg)
+	require.Equal(t, 1, code)
+	require.Empty(t, out)
+	require.Contains(t, errOut, "store directory "+missing+" does not exist")
+
+	withPrefix := filepath.Join(dir, "prefixed.yaml")
+	require.NoError(t, os.WriteFile(withPrefix, []byte("type: FILESYSTEM\nconfig:\n  directory: "+dir+"\nprefix: team-a\n"), 0o600))
+	code, _, errOut = runCmd(t, "status", "--store", withPrefix)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "store directory "+filepath.Join(dir, "team-a")+" does not exist")
+
+	// An existing, empty directory is an empty store, not an error.
+	require.NoError(t, os.Mkdir(missing, 0o755))
+	code, _, errOut = runCmd(t, "status", "--store", cfg)
+	require.Equal(t, 0, code, errOut)
+}
