@@ -97,7 +97,7 @@ func resolutionOf(d time.Duration) (store.Resolution, error) {
 func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
-	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
+	grace := durationFlagOf(fs, "shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
 	concurrency := fs.Int("concurrency", 2, "windows built at once")
 	var lf logFlags
 	lf.register(fs)

@@ -24,7 +24,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "status", "status [--store federated-store.yaml] [--format table|json] [--stale-after 3h]")
 	storePath := fs.String("store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data)")
 	format := fs.String("format", "table", "output format: table or json")
-	staleAfter := fs.Duration("stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
+	staleAfter := durationFlagOf(fs, "stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {

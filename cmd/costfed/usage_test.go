@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -57,4 +58,33 @@ func TestStatusMissingDirectory(t *testing.T) {
 	require.NoError(t, os.Mkdir(missing, 0o755))
 	code, _, errOut = runCmd(t, "status", "--store", cfg)
 	require.Equal(t, 0, code, errOut)
+}
+
+// Issue 16, item 8: duration flags take the configs' syntax (1d) too.
+func TestDurationFlagsTakeConfigSyntax(t *testing.T) {
+	var d time.Duration
+	f := durationFlag{&d}
+	for in, want := range map[string]time.Duration{
+		"1d": 24 * time.Hour, "2w": 14 * 24 * time.Hour, "90s": 90 * time.Second, "3h": 3 * time.Hour,
+		"1h30m": 90 * time.Minute, "1.5h": 90 * time.Minute, "0": 0,
+	} {
+		require.NoError(t, f.Set(in), in)
+		require.Equal(t, want, d, in)
+	}
+	require.Error(t, f.Set("soon"))
+	d = 3 * time.Hour
+	require.Equal(t, "3h", f.String())
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "federated-store.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("type: FILESYSTEM\nconfig:\n  directory: "+dir+"\n"), 0o600))
+	code, _, errOut := runCmd(t, "status", "--store", cfg, "--stale-after", "1d")
+	require.Equal(t, 0, code, errOut)
+	code, _, errOut = runCmd(t, "status", "--store", cfg, "--stale-after", "soon")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `invalid value "soon" for flag -stale-after: not a duration`)
+
+	code, out, _ := runCmd(t, "status", "--help")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "(default 3h)")
 }
