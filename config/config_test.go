@@ -354,3 +354,35 @@ func TestOversizedFileIsOneError(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, data, MaxFileSize)
 }
+
+// Issue 16, row 9 (time): 80,000 headers took 90 s to validate, quadratic in
+// the YAML decoder's duplicate-key check. A mapping over MaxMappingKeys is one
+// error, found before decoding; up to the limit stays fast.
+func TestLargeMappingIsOneError(t *testing.T) {
+	headers := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("cluster_id: a\nprometheus:\n  url: http://prom:9090\n  headers:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "    X-H%d: v%d\n", i, i)
+		}
+		return []byte(b.String())
+	}
+	start := time.Now()
+	_, err := ParseAgent(headers(MaxMappingKeys+1), "a.yaml", nil)
+	require.Len(t, Problems(err), 1)
+	require.EqualError(t, err, "a.yaml:5: a mapping of 1025 keys; a config mapping holds at most 1024 (headers, instance_types…)")
+
+	_, err = ParseAgent(headers(MaxMappingKeys), "a.yaml", nil)
+	require.NoError(t, err)
+
+	// Anywhere in the file, aliases included only where anchored.
+	var b strings.Builder
+	b.WriteString("clusters:\n  allow: [a]\nextra: &big\n")
+	for i := range MaxMappingKeys + 1 {
+		fmt.Fprintf(&b, "  k%d: 1\n", i)
+	}
+	b.WriteString("more: *big\n")
+	_, err = ParseFederator([]byte(b.String()), "f.yaml", nil)
+	require.EqualError(t, err, "f.yaml:3: a mapping of 1025 keys; a config mapping holds at most 1024 (headers, instance_types…)")
+	require.Less(t, time.Since(start), 5*time.Second)
+}

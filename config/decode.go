@@ -152,6 +152,27 @@ func sortByLine(errs []*FieldError) {
 }
 
 // parse reads exactly one YAML document whose top level is a mapping.
+// MaxMappingKeys bounds the keys of one YAML mapping in a config. The YAML
+// decoder checks a mapping for duplicate keys in time quadratic in its size
+// (80,000 headers took 90 s to validate); real configs have a handful.
+const MaxMappingKeys = 1024
+
+// largeMapping returns the first mapping under n (aliases not followed: their
+// anchor is visited where it is defined) with more than MaxMappingKeys keys.
+func largeMapping(n *yaml.Node) *yaml.Node {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMappingKeys {
+			return n
+		}
+		if n.Kind != yaml.AliasNode {
+			stack = append(stack, n.Content...)
+		}
+	}
+	return nil
+}
+
 func (d *decoder) parse(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FieldError{File: d.src.file, Err: ErrTooLarge}
@@ -175,6 +196,10 @@ func (d *decoder) parse(data []byte) (*yaml.Node, error) {
 	root := documentRoot(&doc)
 	if isNull(root) {
 		return nil, &FieldError{File: d.src.file, Line: doc.Line, Err: ErrEmpty}
+	}
+	if big := largeMapping(root); big != nil {
+		return nil, &FieldError{File: d.src.file, Line: big.Line, Err: fmt.Errorf(
+			"a mapping of %d keys; a config mapping holds at most %d (headers, instance_types…)", len(big.Content)/2, MaxMappingKeys)}
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &FieldError{File: d.src.file, Line: root.Line, Err: fmt.Errorf("top level must be a mapping of keys to values, not %s", kindName(root))}
