@@ -134,6 +134,39 @@ func TestConfigCheckOversizedFile(t *testing.T) {
 	require.Equal(t, "costfed config: read config: "+big+": larger than 1048576 bytes (1 MiB), the limit of a config file\n", errOut)
 }
 
+// Issue 16, item 8: config check reports referenced files that do not exist.
+func TestConfigCheckMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	agent := writeFile(t, dir, "agent.yaml", `cluster_id: prod-1
+prometheus:
+  url: https://prometheus:9090
+  auth:
+    type: bearer
+    bearer_token_file: token
+  tls:
+    ca_file: /nonexistent/ca.pem
+`)
+	code, out, errOut := runConfigCmd(t, nil, "config", "check", agent)
+	require.Equal(t, 2, code, errOut)
+	require.Empty(t, out)
+	require.Equal(t, []string{
+		agent + ":6: prometheus.auth.bearer_token_file: file " + filepath.Join(dir, "token") + " does not exist",
+		agent + ":8: prometheus.tls.ca_file: file /nonexistent/ca.pem does not exist",
+		"costfed config: " + agent + ": 2 problem(s) in the agent config",
+	}, strings.Split(strings.TrimSpace(errOut), "\n"))
+
+	writeFile(t, dir, "token", "t0ken\n")
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "ca"), 0o755))
+	fed := writeFile(t, dir, "federator.yaml", "server:\n  bearer_token_file: ca\n")
+	code, _, errOut = runConfigCmd(t, nil, "config", "check", fed)
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, fed+":2: server.bearer_token_file: "+filepath.Join(dir, "ca")+" is not a regular file")
+
+	fed = writeFile(t, dir, "federator.yaml", "server:\n  bearer_token_file: token\n")
+	code, _, errOut = runConfigCmd(t, nil, "config", "check", fed)
+	require.Equal(t, 0, code, errOut)
+}
+
 func TestConfigCheckKinds(t *testing.T) {
 	dir := t.TempDir()
 	fed := writeFile(t, dir, "federator.yaml", "server:\n  bearer_token: ${TOKEN}\n")
