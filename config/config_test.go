@@ -226,6 +226,36 @@ func TestDuplicateKeys(t *testing.T) {
 	require.Contains(t, err.Error(), `already defined at line 1`)
 }
 
+// Issue 16, item 8: a duplicate key is one error, not also every field of its
+// mapping reported missing (the YAML decoder refused the whole mapping).
+func TestDuplicateKeyIsOneError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("cluster_id: a\ncluster_id: b\nprometheus:\n  url: http://x:9090\n  retries: 1\n  retries: 2\n"), 0o600))
+	_, err := LoadAgent(path, nil)
+	require.Equal(t, []string{
+		path + `:2: mapping key "cluster_id" already defined at line 1`,
+		path + `:6: mapping key "retries" already defined at line 5`,
+	}, errorStrings(Problems(err)))
+
+	// Merge keys are not duplicates of each other.
+	_, err = ParseFederator([]byte("a: &a {stale_after: 1h}\nb: &b {listen_address: ':1'}\nserver:\n  <<: *a\n"), "f.yaml", nil)
+	require.NotContains(t, fmt.Sprint(err), "already defined")
+}
+
+// Issue 16, item 8: a malformed file is reported as the kind it is.
+func TestDetectKindOfMalformedFiles(t *testing.T) {
+	for data, want := range map[string]Kind{
+		"cluster_id: a\nprometheus: [\n":          KindAgent,
+		"# store\ntype: S3\nconfig: {bucket: b\n": KindStore,
+		"\"config\": {\n":                         KindStore,
+		"server:\n  type: [\n":                    KindFederator,
+		"server:\n  listen_address: [\n":          KindFederator,
+	} {
+		require.Equal(t, want, DetectKind([]byte(data)), "%q", data)
+	}
+}
+
 func TestWrongShape(t *testing.T) {
 	_, err := ParseAgent([]byte("cluster_id: a\nprometheus: http://x\nresolutions: 1h\n"), "a.yaml", nil)
 	require.Error(t, err)
