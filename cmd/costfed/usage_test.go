@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/costfed/costfed/etl"
+	"github.com/costfed/costfed/store"
 )
 
 // Issue 16, item 8: every subcommand's --help goes to stdout (exit 0), and a
@@ -87,4 +92,28 @@ func TestDurationFlagsTakeConfigSyntax(t *testing.T) {
 	code, out, _ := runCmd(t, "status", "--help")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "(default 3h)")
+}
+
+// Issue 16, item 8: backfill's summary gives rows and cost per resolution;
+// their sum counted the same range's cost once per resolution.
+func TestRangeSummaryPerResolution(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: &out}
+	s := &rangeSummary{started: time.Now()}
+	for _, r := range []etl.Result{
+		{Task: etl.Task{Resolution: store.Hourly}, Rows: 3, Cost: 4},
+		{Task: etl.Task{Resolution: store.Hourly}, Rows: 2, Cost: 6},
+		{Task: etl.Task{Resolution: store.Daily}, Rows: 2, Cost: 10},
+		{Task: etl.Task{Resolution: store.Daily}, Err: errors.New("boom")},
+	} {
+		s.add(e, r, false)
+	}
+	out.Reset()
+	s.print(e, "backfill", false)
+	require.Contains(t, out.String(), "backfill: 3 window(s) built, 1 failed, 0 skipped; 1d 2 rows $10.00, 1h 5 rows $10.00; ")
+	require.NotContains(t, out.String(), "$20.00")
+
+	out.Reset()
+	(&rangeSummary{started: time.Now()}).print(e, "backfill", false)
+	require.Contains(t, out.String(), "0 skipped; no rows; ")
 }
