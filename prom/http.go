@@ -21,6 +21,7 @@ const (
 	DefaultRetries       = 5
 	DefaultRetryBaseWait = 100 * time.Millisecond
 	DefaultRetryMaxWait  = 10 * time.Second
+	DefaultUserAgent     = "costfed"
 )
 
 // HTTPConfig is everything NewHTTP needs to reach a Prometheus-compatible
@@ -43,6 +44,10 @@ type HTTPConfig struct {
 	// Headers are added to every request, e.g. X-Scope-OrgID for Mimir and
 	// Cortex. With SigV4 they are signed too.
 	Headers map[string]string
+
+	// UserAgent is sent with every request unless Headers sets User-Agent
+	// (default "costfed"; costfed's agent sends "costfed/<version>").
+	UserAgent string
 
 	TLS TLSConfig
 
@@ -249,6 +254,9 @@ func (o *httpOptions) setDefaults() {
 func withHTTPDefaults(cfg HTTPConfig) HTTPConfig {
 	if cfg.ClusterLabel == "" {
 		cfg.ClusterLabel = DefaultClusterLabel
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
 	}
 	if cfg.QueryTimeout == 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout

@@ -154,3 +154,24 @@ func TestTransportErrorIsScrubbed(t *testing.T) {
 	require.Equal(t, "proxy said "+Redacted, err.Error())
 	require.ErrorIs(t, err, inner)
 }
+
+// Issue 16, item 8: requests carry costfed's User-Agent; a configured
+// User-Agent header wins.
+func TestUserAgent(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  HTTPConfig
+		want string
+	}{
+		{HTTPConfig{}, "costfed"},
+		{HTTPConfig{UserAgent: "costfed/1.2.3"}, "costfed/1.2.3"},
+		{HTTPConfig{UserAgent: "costfed/1.2.3", Headers: map[string]string{"User-Agent": "mine"}}, "mine"},
+		{HTTPConfig{UserAgent: "costfed/1.2.3", BearerAuth: &BearerAuth{Token: "t"}}, "costfed/1.2.3"},
+	} {
+		fake := newFakeProm(t)
+		tc.cfg.URL = fake.start("").URL
+		src, _ := newTestHTTPSource(t, tc.cfg)
+		_, err := src.Query(context.Background(), "up", fakeEnd)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, fake.requests()[0].Header.Get("User-Agent"))
+	}
+}

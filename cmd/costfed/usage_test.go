@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/etl"
 	"github.com/costfed/costfed/store"
 )
@@ -116,4 +117,29 @@ func TestRangeSummaryPerResolution(t *testing.T) {
 	out.Reset()
 	(&rangeSummary{started: time.Now()}).print(e, "backfill", false)
 	require.Contains(t, out.String(), "0 skipped; no rows; ")
+}
+
+// Issue 16, item 8: /metrics names the build, and Prometheus requests carry
+// costfed/<version> as User-Agent.
+func TestBuildInfoAndUserAgent(t *testing.T) {
+	mfs, err := newRegistry().Gather()
+	require.NoError(t, err)
+	var found bool
+	for _, mf := range mfs {
+		if mf.GetName() != "costfed_build_info" {
+			continue
+		}
+		found = true
+		require.Len(t, mf.GetMetric(), 1)
+		require.Equal(t, 1.0, mf.GetMetric()[0].GetGauge().GetValue())
+		labels := map[string]string{}
+		for _, l := range mf.GetMetric()[0].GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		require.Equal(t, version, labels["version"])
+		require.NotEmpty(t, labels["goversion"])
+	}
+	require.True(t, found, "costfed_build_info registered")
+
+	require.Equal(t, "costfed/"+version, httpConfig(config.Agent{}).UserAgent)
 }
