@@ -96,6 +96,12 @@ func startHTTP(logger *slog.Logger, addr string, srv *http.Server) (*runningServ
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	return startHTTPOn(logger, ln, srv), nil
+}
+
+// startHTTPOn serves srv on ln in the background.
+func startHTTPOn(logger *slog.Logger, ln net.Listener, srv *http.Server) *runningServer {
+	addr := ln.Addr().String()
 	rs := &runningServer{srv: srv, done: make(chan struct{}), logger: logger}
 	go func() {
 		defer close(rs.done)
@@ -103,8 +109,8 @@ func startHTTP(logger *slog.Logger, addr string, srv *http.Server) (*runningServ
 			rs.err = fmt.Errorf("serve on %s: %w", addr, err)
 		}
 	}()
-	logger.Info("listening", "addr", ln.Addr().String())
-	return rs, nil
+	logger.Info("listening", "addr", addr)
+	return rs
 }
 
 // Stop shuts the server down, giving running requests a few seconds, and
@@ -126,6 +132,13 @@ func serveUntilDone(ctx context.Context, logger *slog.Logger, addr string, srv *
 	if err != nil {
 		return err
 	}
+	return rs.untilDone(ctx)
+}
+
+// untilDone waits until ctx is done (or the server fails), then shuts the
+// server down.
+func (rs *runningServer) untilDone(ctx context.Context) error {
+	logger := rs.logger
 	select {
 	case <-rs.done:
 	case <-ctx.Done():
