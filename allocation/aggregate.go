@@ -109,12 +109,19 @@ func ParseLabelValues(s string) ([]LabelValue, error) {
 // row receives. When no row can receive (nothing left, or nothing costs
 // anything) the amount stays in a "__shared__" row.
 type ShareOptions struct {
-	Namespaces  []string
-	Labels      []LabelValue
+	Namespaces []string
+	Labels     []LabelValue
+	// CostPerHour is at most MaxShareCostPerHour.
 	CostPerHour float64
 	// Split is ShareWeighted (also meant by the zero value) or ShareEven.
 	Split ShareMode
 }
+
+// MaxShareCostPerHour bounds ShareOptions.CostPerHour: a trillion dollars an
+// hour, times the hours of the longest window (ten years, 87,840 h) and summed
+// over rows, stays far from overflowing. Larger values (1e308) made the shared
+// and total costs infinite, answered as null.
+const MaxShareCostPerHour = 1e12
 
 func (o ShareOptions) active() bool {
 	return len(o.Namespaces) > 0 || len(o.Labels) > 0 || o.CostPerHour != 0
@@ -181,6 +188,8 @@ func (o AggregateOptions) Validate() error {
 	}
 	if c := o.Share.CostPerHour; math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
 		errs = append(errs, fmt.Errorf("shareCost: %v is not a non-negative number of dollars per hour", c))
+	} else if c > MaxShareCostPerHour {
+		errs = append(errs, fmt.Errorf("shareCost: %v dollars per hour is more than the limit, %v", c, MaxShareCostPerHour))
 	}
 	for _, ns := range o.Share.Namespaces {
 		if strings.TrimSpace(ns) == "" {

@@ -101,6 +101,32 @@ func TestAggregateOptionsValidate(t *testing.T) {
 	require.ErrorContains(t, err, "shareCost")
 }
 
+// Issue 16, row 10: shareCost=1e308 overflowed the shared and total costs to
+// +Inf (answered as null). It is refused like NaN and Inf; the limit itself,
+// over a ten-year window, stays finite.
+func TestAggregateShareCostBound(t *testing.T) {
+	for _, c := range []float64{1e308, math.MaxFloat64, MaxShareCostPerHour * 1.5} {
+		err := AggregateOptions{Share: ShareOptions{CostPerHour: c}}.Validate()
+		require.ErrorContains(t, err, "shareCost", "%v", c)
+	}
+	require.NoError(t, AggregateOptions{Share: ShareOptions{CostPerHour: MaxShareCostPerHour}}.Validate())
+
+	w := Window{Start: testDay.Start, End: testDay.Start.Add(87840 * time.Hour)}
+	s := NewSet(w,
+		Allocation{Name: "c1/n1/a/p/c", Window: w, Start: w.Start, End: w.End, CPUCost: 1e9,
+			Properties: Properties{Cluster: "c1", Namespace: "n1", Pod: "p", Container: "c"}},
+		Allocation{Name: "c1/n2/a/p/c", Window: w, Start: w.Start, End: w.End, CPUCost: 1,
+			Properties: Properties{Cluster: "c1", Namespace: "n2", Pod: "p", Container: "c"}})
+	got, err := s.Aggregate(AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}, Share: ShareOptions{CostPerHour: MaxShareCostPerHour}})
+	require.NoError(t, err)
+	var shared float64
+	for _, a := range got.Allocations {
+		require.False(t, math.IsInf(a.TotalCost(), 0) || math.IsNaN(a.TotalCost()), "%s: %v", a.Name, a.TotalCost())
+		shared += a.SharedCost
+	}
+	require.InDelta(t, MaxShareCostPerHour*87840, shared, MaxShareCostPerHour*87840*1e-9)
+}
+
 func TestAggregateKeysOfSpecialRows(t *testing.T) {
 	w := testDay
 	s := NewSet(w,

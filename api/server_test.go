@@ -188,6 +188,9 @@ func TestAPIBadParameters(t *testing.T) {
 		"shareNamespaces": "kube-system,Not A Namespace",
 		"shareLabels":     "app",
 		"shareCost":       "-1",
+		"shareCost ":      "1e308", // issue 16, row 10: was a 200 with null costs
+		"shareCost  ":     "+Inf",
+		"shareCost   ":    "NaN",
 		"shareSplit":      "none",
 		"filter":          "namespace:web",
 	} {

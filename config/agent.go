@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -256,7 +255,7 @@ func defaultRetention(res Duration) Duration {
 // once. Relative file paths in it (store, tsdb_path, password_file,
 // bearer_token_file, tls files) are taken relative to the directory of path, as Prometheus does.
 func LoadAgent(path string, lookupEnv func(string) (string, bool)) (Agent, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return Agent{}, fmt.Errorf("read agent config: %w", err)
 	}

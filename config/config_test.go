@@ -232,6 +232,36 @@ func TestDuplicateKeys(t *testing.T) {
 	require.Contains(t, err.Error(), `already defined at line 1`)
 }
 
+// Issue 16, item 8: a duplicate key is one error, not also every field of its
+// mapping reported missing (the YAML decoder refused the whole mapping).
+func TestDuplicateKeyIsOneError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("cluster_id: a\ncluster_id: b\nprometheus:\n  url: http://x:9090\n  retries: 1\n  retries: 2\n"), 0o600))
+	_, err := LoadAgent(path, nil)
+	require.Equal(t, []string{
+		path + `:2: mapping key "cluster_id" already defined at line 1`,
+		path + `:6: mapping key "retries" already defined at line 5`,
+	}, errorStrings(Problems(err)))
+
+	// Merge keys are not duplicates of each other.
+	_, err = ParseFederator([]byte("a: &a {stale_after: 1h}\nb: &b {listen_address: ':1'}\nserver:\n  <<: *a\n"), "f.yaml", nil)
+	require.NotContains(t, fmt.Sprint(err), "already defined")
+}
+
+// Issue 16, item 8: a malformed file is reported as the kind it is.
+func TestDetectKindOfMalformedFiles(t *testing.T) {
+	for data, want := range map[string]Kind{
+		"cluster_id: a\nprometheus: [\n":          KindAgent,
+		"# store\ntype: S3\nconfig: {bucket: b\n": KindStore,
+		"\"config\": {\n":                         KindStore,
+		"server:\n  type: [\n":                    KindFederator,
+		"server:\n  listen_address: [\n":          KindFederator,
+	} {
+		require.Equal(t, want, DetectKind([]byte(data)), "%q", data)
+	}
+}
+
 func TestWrongShape(t *testing.T) {
 	_, err := ParseAgent([]byte("cluster_id: a\nprometheus: http://x\nresolutions: 1h\n"), "a.yaml", nil)
 	require.Error(t, err)
@@ -318,5 +348,77 @@ func TestAliasBombIsCheap(t *testing.T) {
 	start := time.Now()
 	_, err := ParseFederator([]byte(b.String()), "bomb.yaml", nil)
 	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+// Issue 16, row 9 (size): a config file over 1 MiB is one clear error, found
+// before parsing (a 48 MB file ran 13 minutes at 1.6 GB).
+func TestOversizedFileIsOneError(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("cluster_id: a\nprometheus:\n  url: http://prom:9090\n  headers:\n")
+	for i := 0; b.Len() <= MaxFileSize; i++ {
+		fmt.Fprintf(&b, "    X-H%d: value-%d\n", i, i)
+	}
+	big := filepath.Join(dir, "agent.yaml")
+	require.NoError(t, os.WriteFile(big, []byte(b.String()), 0o600))
+
+	start := time.Now()
+	for name, load := range map[string]func() error{
+		"agent":     func() error { _, err := LoadAgent(big, nil); return err },
+		"federator": func() error { _, err := LoadFederator(big, nil); return err },
+		"store":     func() error { _, err := LoadStore(big, nil); return err },
+		"parse":     func() error { _, err := ParseAgent([]byte(b.String()), big, nil); return err },
+	} {
+		err := load()
+		require.ErrorIs(t, err, ErrTooLarge, name)
+		require.Len(t, Problems(err), 1, name)
+		require.Contains(t, err.Error(), big+": larger than 1048576 bytes (1 MiB)", name)
+	}
+	require.Less(t, time.Since(start), 2*time.Second)
+
+	// Exactly the limit is read (and parsed: here, a valid file padded by a
+	// comment).
+	ok := []byte("type: FILESYSTEM\nconfig:\n  directory: /tmp/x\n#")
+	ok = append(ok, []byte(strings.Repeat("x", MaxFileSize-len(ok)-1)+"\n")...)
+	require.Len(t, ok, MaxFileSize)
+	path := filepath.Join(dir, "store.yaml")
+	require.NoError(t, os.WriteFile(path, ok, 0o600))
+	_, err := LoadStore(path, nil)
+	require.NoError(t, err)
+	data, err := ReadFile(path)
+	require.NoError(t, err)
+	require.Len(t, data, MaxFileSize)
+}
+
+// Issue 16, row 9 (time): 80,000 headers took 90 s to validate, quadratic in
+// the YAML decoder's duplicate-key check. A mapping over MaxMappingKeys is one
+// error, found before decoding; up to the limit stays fast.
+func TestLargeMappingIsOneError(t *testing.T) {
+	headers := func(n int) []byte {
+		var b strings.Builder
+		b.WriteString("cluster_id: a\nprometheus:\n  url: http://prom:9090\n  headers:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "    X-H%d: v%d\n", i, i)
+		}
+		return []byte(b.String())
+	}
+	start := time.Now()
+	_, err := ParseAgent(headers(MaxMappingKeys+1), "a.yaml", nil)
+	require.Len(t, Problems(err), 1)
+	require.EqualError(t, err, "a.yaml:5: a mapping of 1025 keys; a config mapping holds at most 1024 (headers, instance_types…)")
+
+	_, err = ParseAgent(headers(MaxMappingKeys), "a.yaml", nil)
+	require.NoError(t, err)
+
+	// Anywhere in the file, aliases included only where anchored.
+	var b strings.Builder
+	b.WriteString("clusters:\n  allow: [a]\nextra: &big\n")
+	for i := range MaxMappingKeys + 1 {
+		fmt.Fprintf(&b, "  k%d: 1\n", i)
+	}
+	b.WriteString("more: *big\n")
+	_, err = ParseFederator([]byte(b.String()), "f.yaml", nil)
+	require.EqualError(t, err, "f.yaml:3: a mapping of 1025 keys; a config mapping holds at most 1024 (headers, instance_types…)")
 	require.Less(t, time.Since(start), 5*time.Second)
 }

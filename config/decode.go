@@ -151,8 +151,63 @@ func sortByLine(errs []*FieldError) {
 	})
 }
 
+// MaxMappingKeys bounds the keys of one YAML mapping in a config. The YAML
+// decoder checks a mapping for duplicate keys in time quadratic in its size
+// (80,000 headers took 90 s to validate); real configs have a handful.
+const MaxMappingKeys = 1024
+
+// largeMapping returns the first mapping under n (aliases not followed: their
+// anchor is visited where it is defined) with more than MaxMappingKeys keys.
+func largeMapping(n *yaml.Node) *yaml.Node {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode && len(n.Content)/2 > MaxMappingKeys {
+			return n
+		}
+		if n.Kind != yaml.AliasNode {
+			stack = append(stack, n.Content...)
+		}
+	}
+	return nil
+}
+
+// dropDuplicateKeys reports every repeated key of a mapping under n once and
+// removes its later occurrences. The YAML decoder would refuse to decode the
+// whole mapping, and every field in it would then also be reported missing.
+func (d *decoder) dropDuplicateKeys(n *yaml.Node) {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n.Kind == yaml.AliasNode {
+			continue
+		}
+		if n.Kind == yaml.MappingNode {
+			seen := make(map[string]int, len(n.Content)/2)
+			kept := n.Content[:0]
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
+					if first, dup := seen[k.Value]; dup {
+						d.fail(k.Line, "", fmt.Errorf("mapping key %q already defined at line %d", k.Value, first))
+						continue
+					}
+					seen[k.Value] = k.Line
+				}
+				kept = append(kept, k, n.Content[i+1])
+			}
+			clear(n.Content[len(kept):])
+			n.Content = kept
+		}
+		stack = append(stack, n.Content...)
+	}
+}
+
 // parse reads exactly one YAML document whose top level is a mapping.
 func (d *decoder) parse(data []byte) (*yaml.Node, error) {
+	if len(data) > MaxFileSize {
+		return nil, &FieldError{File: d.src.file, Err: ErrTooLarge}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -173,6 +228,11 @@ func (d *decoder) parse(data []byte) (*yaml.Node, error) {
 	if isNull(root) {
 		return nil, &FieldError{File: d.src.file, Line: doc.Line, Err: ErrEmpty}
 	}
+	if big := largeMapping(root); big != nil {
+		return nil, &FieldError{File: d.src.file, Line: big.Line, Err: fmt.Errorf(
+			"a mapping of %d keys; a config mapping holds at most %d (headers, instance_types…)", len(big.Content)/2, MaxMappingKeys)}
+	}
+	d.dropDuplicateKeys(root)
 	if root.Kind != yaml.MappingNode {
 		return nil, &FieldError{File: d.src.file, Line: root.Line, Err: fmt.Errorf("top level must be a mapping of keys to values, not %s", kindName(root))}
 	}

@@ -14,6 +14,8 @@ var (
 	ErrUnknownField = errors.New("unknown field")
 	// ErrUnsetEnv reports a ${VAR} reference to a variable that is not set.
 	ErrUnsetEnv = errors.New("environment variable not set")
+	// ErrTooLarge reports a config file over MaxFileSize, refused before parsing.
+	ErrTooLarge = fmt.Errorf("larger than %d bytes (1 MiB), the limit of a config file", MaxFileSize)
 )
 
 // FieldError is one problem in a config: where it is (file, line, field path) and

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -107,7 +106,7 @@ func parseFederator(data []byte, filename string, lookupEnv func(string) (string
 // problem at once. Relative file paths in it (store, server.bearer_token_file)
 // are taken relative to the directory of path.
 func LoadFederator(path string, lookupEnv func(string) (string, bool)) (Federator, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return Federator{}, fmt.Errorf("read federator config: %w", err)
 	}

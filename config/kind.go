@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,18 +19,27 @@ const (
 
 // DetectKind guesses which config data is from its top-level keys: "type" or
 // "config" means a store, "cluster_id" an agent, anything else a federator (whose keys are all
-// optional). Unparsable data gives KindFederator; parsing it reports the error.
+// optional). Unparsable data is guessed from the lines that look like
+// top-level keys, so that the syntax error is reported for the right kind.
 func DetectKind(data []byte) Kind {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
-		return KindFederator
+		return kindOfLines(data)
 	}
 	root := documentRoot(&doc)
 	if root.Kind != yaml.MappingNode {
 		return KindFederator
 	}
+	keys := make([]string, 0, len(root.Content)/2)
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		switch root.Content[i].Value {
+		keys = append(keys, root.Content[i].Value)
+	}
+	return kindOfKeys(keys)
+}
+
+func kindOfKeys(keys []string) Kind {
+	for _, k := range keys {
+		switch k {
 		case "type", "config":
 			return KindStore
 		case "cluster_id":
@@ -37,4 +47,18 @@ func DetectKind(data []byte) Kind {
 		}
 	}
 	return KindFederator
+}
+
+// kindOfLines reads the keys of lines that start a top-level "key:" entry.
+func kindOfLines(data []byte) Kind {
+	var keys []string
+	for line := range bytes.Lines(data) {
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '#' || line[0] == '-' {
+			continue
+		}
+		if i := bytes.IndexByte(line, ':'); i > 0 {
+			keys = append(keys, strings.Trim(string(bytes.TrimSpace(line[:i])), `"'`))
+		}
+	}
+	return kindOfKeys(keys)
 }

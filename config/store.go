@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"reflect"
 	"strings"
 
@@ -191,7 +190,7 @@ func parseStore(data []byte, filename string, lookupEnv func(string) (string, bo
 // LoadStore reads, parses and validates a federated-store.yaml, returning every
 // problem at once.
 func LoadStore(path string, lookupEnv func(string) (string, bool)) (Store, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return Store{}, fmt.Errorf("read store config: %w", err)
 	}

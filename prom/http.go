@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -22,6 +21,7 @@ const (
 	DefaultRetries       = 5
 	DefaultRetryBaseWait = 100 * time.Millisecond
 	DefaultRetryMaxWait  = 10 * time.Second
+	DefaultUserAgent     = "costfed"
 )
 
 // HTTPConfig is everything NewHTTP needs to reach a Prometheus-compatible
@@ -44,6 +44,10 @@ type HTTPConfig struct {
 	// Headers are added to every request, e.g. X-Scope-OrgID for Mimir and
 	// Cortex. With SigV4 they are signed too.
 	Headers map[string]string
+
+	// UserAgent is sent with every request unless Headers sets User-Agent
+	// (default "costfed"; costfed's agent sends "costfed/<version>").
+	UserAgent string
 
 	TLS TLSConfig
 
@@ -184,6 +188,7 @@ type HTTPSource struct {
 	now      func() time.Time
 	log      *slog.Logger
 	counters *httpCounters
+	scrub    *scrubber // secrets out of upstream text
 }
 
 var _ Source = (*HTTPSource)(nil)
@@ -211,6 +216,7 @@ func NewHTTP(ctx context.Context, cfg HTTPConfig, opts ...HTTPOption) (*HTTPSour
 		jitter:   o.jitter,
 		now:      o.now,
 		log:      o.logger,
+		scrub:    newScrubber(cfg),
 	}
 	if cfg.ClusterFilter != "" {
 		if s.filter, err = NewClusterFilter(cfg.ClusterLabel, cfg.ClusterFilter); err != nil {
@@ -248,6 +254,9 @@ func (o *httpOptions) setDefaults() {
 func withHTTPDefaults(cfg HTTPConfig) HTTPConfig {
 	if cfg.ClusterLabel == "" {
 		cfg.ClusterLabel = DefaultClusterLabel
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
 	}
 	if cfg.QueryTimeout == 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
@@ -412,14 +421,4 @@ func formatInstant(t time.Time) string {
 		return "now"
 	}
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// trimForMessage shortens a response body for an error message.
-func trimForMessage(b []byte) string {
-	const maxLen = 512
-	s := strings.TrimSpace(string(b))
-	if len(s) > maxLen {
-		s = strings.ToValidUTF8(s[:maxLen], "") + "…"
-	}
-	return s
 }

@@ -89,12 +89,12 @@ func (s *HTTPSource) attempt(ctx context.Context, r apiRequest) (Result, error) 
 	case actx.Err() != nil:
 		return Result{}, &attemptTimeoutError{timeout: s.cfg.QueryTimeout}
 	default:
-		return Result{}, &transportError{err: err}
+		return Result{}, &transportError{err: err, scrub: s.scrub}
 	}
 	if resp.StatusCode/100 != 2 {
-		return Result{}, newHTTPError(resp, body, s.now())
+		return Result{}, newHTTPError(resp, body, s.now(), s.scrub)
 	}
-	return decodeQueryResponse(body)
+	return decodeQueryResponse(body, s.scrub)
 }
 
 // acquire takes a concurrency slot, or returns ctx.Err() if ctx ends first.
@@ -152,13 +152,19 @@ type queryData struct {
 	} `json:"stats"`
 }
 
-func decodeQueryResponse(body []byte) (Result, error) {
+// decodeQueryResponse decodes a 2xx answer. Upstream text quoted in errors and
+// the warnings passed on are scrubbed of secrets and capped (see scrubber).
+func decodeQueryResponse(body []byte, scrub *scrubber) (Result, error) {
 	var env queryResponse
 	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, fmt.Errorf("decode response %q: %w", trimForMessage(body), err)
+		return Result{}, fmt.Errorf("decode response %q: %w", scrub.upstreamBody(body), err)
 	}
 	if env.Status != "success" {
-		return Result{}, fmt.Errorf("store answered status %q: %s: %s", env.Status, env.ErrorType, env.Error)
+		return Result{}, fmt.Errorf("store answered status %q: %s: %s",
+			scrub.upstreamText(env.Status), scrub.upstreamText(env.ErrorType), scrub.upstreamText(env.Error))
+	}
+	for i, w := range env.Warnings {
+		env.Warnings[i] = scrub.upstreamText(w)
 	}
 	var data queryData
 	if err := json.Unmarshal(env.Data, &data); err != nil {
@@ -213,7 +219,8 @@ type HTTPError struct {
 	// execution, timeout…) or AWS's (ThrottlingException,
 	// InvalidSignatureException…).
 	Type string
-	// Message is the store's message, or the start of the body.
+	// Message is the store's message, or the start of the body; configured
+	// secrets scrubbed, at most 4 KiB.
 	Message string
 	// RetryAfter is the Retry-After header as a duration from now, when
 	// HasRetryAfter.
@@ -256,12 +263,15 @@ type errorBody struct {
 	AWSType   string `json:"__type"`
 }
 
-func newHTTPError(resp *http.Response, body []byte, now time.Time) *HTTPError {
+// newHTTPError reads a non-2xx answer. The upstream's type and message are
+// scrubbed of the configured secrets (an upstream may echo the request's
+// headers) and capped, so that neither errors nor logs quote them.
+func newHTTPError(resp *http.Response, body []byte, now time.Time, scrub *scrubber) *HTTPError {
 	e := &HTTPError{StatusCode: resp.StatusCode}
 	var eb errorBody
 	_ = json.Unmarshal(body, &eb) // not JSON: the body itself is the message
-	e.Type = firstNonEmpty(eb.ErrorType, awsErrorType(resp.Header.Get("X-Amzn-Errortype")), awsErrorType(eb.AWSType))
-	e.Message = firstNonEmpty(eb.Error, eb.Message, trimForMessage(body))
+	e.Type = scrub.upstreamText(firstNonEmpty(eb.ErrorType, awsErrorType(resp.Header.Get("X-Amzn-Errortype")), awsErrorType(eb.AWSType)))
+	e.Message = firstNonEmpty(scrub.upstreamText(firstNonEmpty(eb.Error, eb.Message)), scrub.upstreamBody(body))
 	e.throttling = strings.Contains(string(body), "ThrottlingException") || strings.Contains(e.Type, "ThrottlingException")
 	e.RetryAfter, e.HasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	return e
@@ -320,8 +330,12 @@ func (e *attemptTimeoutError) Error() string {
 }
 
 // transportError is a request that got no HTTP answer: refused or reset
-// connection, DNS, TLS, a body cut short.
-type transportError struct{ err error }
+// connection, DNS, TLS, a body cut short. Its message is scrubbed of the
+// configured secrets; the wrapped error is kept for classification.
+type transportError struct {
+	err   error
+	scrub *scrubber
+}
 
-func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Error() string { return e.scrub.clean(e.err.Error()) }
 func (e *transportError) Unwrap() error { return e.err }

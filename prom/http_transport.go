@@ -60,7 +60,7 @@ func validateAuth(cfg HTTPConfig) error {
 	return errors.Join(errs...)
 }
 
-// newRoundTripper stacks, from the outside in: custom headers, then one of
+// newRoundTripper stacks, from the outside in: the User-Agent, custom headers, then one of
 // basic, bearer or SigV4 (which signs the custom headers too), then base (or
 // a transport built from cfg.TLS).
 func newRoundTripper(ctx context.Context, cfg HTTPConfig, base http.RoundTripper) (http.RoundTripper, error) {
@@ -90,6 +90,10 @@ func newRoundTripper(ctx context.Context, cfg HTTPConfig, base http.RoundTripper
 			h.Set(k, v)
 		}
 		rt = &headerRoundTripper{headers: h, next: rt}
+	}
+	if cfg.UserAgent != "" {
+		// Outermost: configured headers (a User-Agent among them) win.
+		rt = &headerRoundTripper{headers: http.Header{"User-Agent": {cfg.UserAgent}}, next: rt}
 	}
 	return rt, nil
 }

@@ -42,13 +42,19 @@ func forEachBucket(t *testing.T, f func(t *testing.T, bkt objstore.Bucket)) {
 		f(t, seekableUploads{objstore.NewInMemBucket()})
 	})
 	t.Run("filesystem", func(t *testing.T) {
+		fs, err := NewFilesystemBucket(t.TempDir())
+		require.NoError(t, err)
+		f(t, seekableUploads{fs})
+	})
+	t.Run("filesystem-inplace", func(t *testing.T) {
+		// objstore's provider unwrapped: the store must work on it too.
 		fs, err := filesystem.NewBucket(t.TempDir())
 		require.NoError(t, err)
 		f(t, seekableUploads{fs})
 	})
 	t.Run("filesystem-prefixed", func(t *testing.T) {
 		dir := t.TempDir()
-		fs, err := filesystem.NewBucket(dir)
+		fs, err := NewFilesystemBucket(dir)
 		require.NoError(t, err)
 		f(t, seekableUploads{objstore.NewPrefixedBucket(fs, "tenant-a/costfed")})
 		_, err = os.Stat(filepath.Join(dir, "tenant-a", "costfed", "federated"))

@@ -25,6 +25,9 @@ const bucketComponent = "costfed"
 // under cfg.Prefix when set, and counting operations in reg (objstore_bucket_*
 // metrics, bucket="costfed") when reg is not nil.
 //
+// FILESYSTEM uploads are atomic (AtomicFilesystem); the object stores' PUTs
+// already are.
+//
 // S3 and GCS constructors only build a client; Azure, with its default
 // storage_create_container: true, checks (and creates) the container on the way.
 // Errors never carry credentials: provider messages are scrubbed of the config's
@@ -68,7 +71,13 @@ func newProviderBucket(ctx context.Context, logger kitLogger, cfg config.Store) 
 	case config.StoreAzure:
 		return azure.NewBucket(logger, raw, bucketComponent, nil)
 	case config.StoreFilesystem:
-		return filesystem.NewBucketFromConfig(raw)
+		bkt, err := filesystem.NewBucketFromConfig(raw)
+		if err != nil {
+			return nil, err
+		}
+		// Location is the directory for FILESYSTEM. Uploads there are made
+		// atomic (temporary file, fsync, rename): the provider writes in place.
+		return AtomicFilesystem(bkt, cfg.Location())
 	}
 	return nil, fmt.Errorf("unsupported store type %q", cfg.Type)
 }

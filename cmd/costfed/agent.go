@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,7 @@ func resolutionOf(d time.Duration) (store.Resolution, error) {
 func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
-	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
+	grace := durationFlagOf(fs, "shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
 	concurrency := fs.Int("concurrency", 2, "windows built at once")
 	var lf logFlags
 	lf.register(fs)
@@ -331,11 +332,14 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 }
 
 type rangeSummary struct {
-	started                      time.Time
-	built, failed, skipped, rows int
-	cost                         float64
-	queries                      int
-	samples                      int64
+	started                time.Time
+	built, failed, skipped int
+	// rows and cost per resolution: each resolution covers the same range, so
+	// their sum would count the cost once per resolution.
+	rows    map[store.Resolution]int
+	cost    map[store.Resolution]float64
+	queries int
+	samples int64
 }
 
 func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
@@ -347,8 +351,11 @@ func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
 		return
 	}
 	s.built++
-	s.rows += r.Rows
-	s.cost += r.Cost
+	if s.rows == nil {
+		s.rows, s.cost = map[store.Resolution]int{}, map[store.Resolution]float64{}
+	}
+	s.rows[r.Task.Resolution] += r.Rows
+	s.cost[r.Task.Resolution] += r.Cost
 	line := fmt.Sprintf("%s %s %-22s rows=%d cost=$%.2f %.1fs", r.Task.Resolution, r.Task.Window, r.Task.Reason, r.Rows, r.Cost, r.Duration.Seconds())
 	if dryRun {
 		before := "none"
@@ -365,6 +372,18 @@ func (s *rangeSummary) print(e *env, name string, dryRun bool) {
 	if dryRun {
 		verb = "computed (dry run, nothing committed)"
 	}
-	fmt.Fprintf(e.stdout, "%s: %d window(s) %s, %d failed, %d skipped; %d rows, $%.2f; %d queries, %d samples; %s\n",
-		name, s.built, verb, s.failed, s.skipped, s.rows, s.cost, s.queries, s.samples, time.Since(s.started).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "%s: %d window(s) %s, %d failed, %d skipped; %s; %d queries, %d samples; %s\n",
+		name, s.built, verb, s.failed, s.skipped, s.perResolution(), s.queries, s.samples, time.Since(s.started).Round(time.Millisecond))
+}
+
+// perResolution reads "1d 14 rows $12.34, 1h 310 rows $12.34" (or "no rows").
+func (s *rangeSummary) perResolution() string {
+	if len(s.rows) == 0 {
+		return "no rows"
+	}
+	parts := make([]string, 0, len(s.rows))
+	for _, res := range slices.Sorted(maps.Keys(s.rows)) {
+		parts = append(parts, fmt.Sprintf("%s %d rows $%.2f", res, s.rows[res], s.cost[res]))
+	}
+	return strings.Join(parts, ", ")
 }

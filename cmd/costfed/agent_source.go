@@ -20,6 +20,7 @@ func httpConfig(cfg config.Agent) prom.HTTPConfig {
 	p := cfg.Prometheus
 	hc := prom.HTTPConfig{
 		URL:           p.URL,
+		UserAgent:     "costfed/" + version,
 		ClusterLabel:  p.ClusterLabel,
 		QueryTimeout:  time.Duration(p.QueryTimeout),
 		Concurrency:   p.Concurrency,

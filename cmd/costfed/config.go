@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/costfed/costfed/config"
 )
@@ -51,11 +50,10 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return usagef("want exactly one FILE, got %d arguments", fs.NArg())
+		return usagef("want exactly one FILE, got %d arguments (see costfed config check --help)", fs.NArg())
 	}
 	path := fs.Arg(0)
-	data, err := os.ReadFile(path)
+	data, err := config.ReadFile(path) // over 1 MiB: one error, before parsing
 	if err != nil {
 		return usageError{fmt.Errorf("read config: %w", err)}
 	}
@@ -81,7 +79,8 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 }
 
 // checkConfig loads and validates path as kind, with the store file an agent or
-// federator config names, and returns the redacted effective config.
+// federator config names, checks that the credential and TLS files it names
+// exist, and returns the redacted effective config.
 func checkConfig(kind config.Kind, path string, lookup func(string) (string, bool)) ([]byte, error) {
 	switch kind {
 	case config.KindStore:
@@ -95,6 +94,9 @@ func checkConfig(kind config.Kind, path string, lookup func(string) (string, boo
 		if err != nil {
 			return nil, err
 		}
+		if err := a.CheckFiles(); err != nil {
+			return nil, err
+		}
 		if _, err := config.LoadStoreOrDefault(a.Store, lookup); err != nil {
 			return nil, err
 		}
@@ -102,6 +104,9 @@ func checkConfig(kind config.Kind, path string, lookup func(string) (string, boo
 	default:
 		f, err := config.LoadFederator(path, lookup)
 		if err != nil {
+			return nil, err
+		}
+		if err := f.CheckFiles(); err != nil {
 			return nil, err
 		}
 		if _, err := config.LoadStoreOrDefault(f.Store, lookup); err != nil {

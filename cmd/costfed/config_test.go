@@ -124,6 +124,49 @@ func TestConfigCheckErrors(t *testing.T) {
 	}
 }
 
+// Issue 16, row 9: a 48 MB config ran 13 minutes; over 1 MiB is one error,
+// before parsing.
+func TestConfigCheckOversizedFile(t *testing.T) {
+	big := writeFile(t, t.TempDir(), "agent.yaml", "cluster_id: a\n#"+strings.Repeat("x", 1<<20)+"\n")
+	code, out, errOut := runConfigCmd(t, nil, "config", "check", big)
+	require.Equal(t, 2, code, errOut)
+	require.Empty(t, out)
+	require.Equal(t, "costfed config: read config: "+big+": larger than 1048576 bytes (1 MiB), the limit of a config file\n", errOut)
+}
+
+// Issue 16, item 8: config check reports referenced files that do not exist.
+func TestConfigCheckMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	agent := writeFile(t, dir, "agent.yaml", `cluster_id: prod-1
+prometheus:
+  url: https://prometheus:9090
+  auth:
+    type: bearer
+    bearer_token_file: token
+  tls:
+    ca_file: /nonexistent/ca.pem
+`)
+	code, out, errOut := runConfigCmd(t, nil, "config", "check", agent)
+	require.Equal(t, 2, code, errOut)
+	require.Empty(t, out)
+	require.Equal(t, []string{
+		agent + ":6: prometheus.auth.bearer_token_file: file " + filepath.Join(dir, "token") + " does not exist",
+		agent + ":8: prometheus.tls.ca_file: file /nonexistent/ca.pem does not exist",
+		"costfed config: " + agent + ": 2 problem(s) in the agent config",
+	}, strings.Split(strings.TrimSpace(errOut), "\n"))
+
+	writeFile(t, dir, "token", "t0ken\n")
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "ca"), 0o755))
+	fed := writeFile(t, dir, "federator.yaml", "server:\n  bearer_token_file: ca\n")
+	code, _, errOut = runConfigCmd(t, nil, "config", "check", fed)
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, fed+":2: server.bearer_token_file: "+filepath.Join(dir, "ca")+" is not a regular file")
+
+	fed = writeFile(t, dir, "federator.yaml", "server:\n  bearer_token_file: token\n")
+	code, _, errOut = runConfigCmd(t, nil, "config", "check", fed)
+	require.Equal(t, 0, code, errOut)
+}
+
 func TestConfigCheckKinds(t *testing.T) {
 	dir := t.TempDir()
 	fed := writeFile(t, dir, "federator.yaml", "server:\n  bearer_token: ${TOKEN}\n")
@@ -144,8 +187,9 @@ func TestConfigHelp(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "Usage: costfed config check [--kind store|agent|federator] FILE")
 
-	code, _, errOut := runConfigCmd(t, nil, "config", "check", "--help")
+	code, out, errOut := runConfigCmd(t, nil, "config", "check", "--help")
 	require.Equal(t, 0, code)
-	require.Contains(t, errOut, "Usage: costfed config check [--kind store|agent|federator] FILE")
-	require.Contains(t, errOut, "-kind")
+	require.Empty(t, errOut)
+	require.Contains(t, out, "Usage: costfed config check [--kind store|agent|federator] FILE")
+	require.Contains(t, out, "-kind")
 }

@@ -6,10 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,6 +42,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if *clusters < 1 || *clusters > 50 || *nodes < 1 || *nodes > 100 || *days < 1 || *days > 31 {
 		return usagef("--clusters (1-50), --nodes (1-100) and --days (1-31) are out of range")
 	}
+	var ln net.Listener
+	if *serve {
+		// Before minutes of simulation, not after: a busy port fails now.
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("demo: --listen: %w (nothing was simulated)", err)
+		}
+		ln = l
+		defer ln.Close() // no-op once served
+	}
 	work := *dir
 	if work == "" {
 		tmp, err := os.MkdirTemp("", "costfed-demo-")
@@ -54,18 +64,19 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	cfg := sim.DefaultConfig()
 	cfg.Seed, cfg.Clusters, cfg.NodesPerCluster = *seed, *clusters, *nodes
 	cfg.Start = cfg.End.Add(-time.Duration(*days) * 24 * time.Hour)
-	d := &demo{e: e, cfg: cfg, dir: work, started: time.Now()}
+	d := &demo{e: e, cfg: cfg, dir: work, keep: *dir != "", started: time.Now()}
 	if err := d.run(ctx); err != nil {
 		return err
 	}
-	if *serve {
-		return d.serve(ctx, *listen)
+	if ln != nil {
+		return d.serve(ctx, ln)
 	}
 	return nil
 }
 
 // serve keeps the allocation API up over the demo's combined store.
-func (d *demo) serve(ctx context.Context, addr string) error {
+func (d *demo) serve(ctx context.Context, ln net.Listener) error {
+	addr := ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(d.e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := config.DefaultFederator()
 	h, err := newServeHandler(d.st, cfg, "", logger, newRegistry(), time.Now)
@@ -77,15 +88,20 @@ func (d *demo) serve(ctx context.Context, addr string) error {
 	for _, q := range []string{"aggregate=cluster", "aggregate=namespace&includeIdle=true", "aggregate=cluster,namespace&shareIdle=true", "aggregate=controllerKind&step=1d", "aggregate=pod&filter=namespace:%22ml%22"} {
 		fmt.Fprintf(d.e.stdout, "  curl -s 'http://%s/allocation?window=%s&%s'\n", addr, window, q)
 	}
-	fmt.Fprintf(d.e.stdout, "  costfed query --store %s --window %s --aggregate namespace\n", filepath.Join(d.dir, "federated-store.yaml"), window)
+	if d.keep {
+		fmt.Fprintf(d.e.stdout, "  costfed query --store %s --window %s --aggregate namespace\n", filepath.Join(d.dir, "federated-store.yaml"), window)
+	} else {
+		fmt.Fprintf(d.e.stdout, "The demo's store is removed when it stops; run it with --dir DIR to keep it.\n")
+	}
 	srv := api.NewServer(h, api.ServerOptions{ReadTimeout: time.Duration(cfg.Server.ReadTimeout), WriteTimeout: time.Duration(cfg.Server.WriteTimeout)})
-	return serveUntilDone(ctx, logger, addr, srv)
+	return startHTTPOn(logger, ln, srv).untilDone(ctx)
 }
 
 type demo struct {
 	e       *env
 	cfg     sim.Config
 	dir     string
+	keep    bool // dir is the user's (--dir), not a temporary one removed at exit
 	started time.Time
 	st      *store.Store
 	truth   demoTruth
@@ -249,9 +265,11 @@ func (d *demo) report(ctx context.Context) error {
 		ns[c+"/__unmounted__"], truthNS[c+"/__unmounted__"] = got.unmounted[c], d.truth.unmounted[c]
 	}
 	worstNS := printComparison(w, "CLUSTER/NAMESPACE", ns, truthNS)
-	fmt.Fprintf(w, "\nWorst difference: %.3f %% per cluster, %.3f %% per namespace. Store: %s\n", worstCluster*100, worstNS*100, filepath.Join(d.dir, "store"))
-	if d.dir != "" && !strings.HasPrefix(filepath.Base(d.dir), "costfed-demo-") {
-		fmt.Fprintf(w, "Look around: costfed status --store %s\n", filepath.Join(d.dir, "federated-store.yaml"))
+	fmt.Fprintf(w, "\nWorst difference: %.3f %% per cluster, %.3f %% per namespace.\n", worstCluster*100, worstNS*100)
+	// A temporary directory is removed on exit: printing it would point at
+	// nothing.
+	if d.keep {
+		fmt.Fprintf(w, "Store: %s\nLook around: costfed status --store %s\n", filepath.Join(d.dir, "store"), filepath.Join(d.dir, "federated-store.yaml"))
 	}
 	return nil
 }

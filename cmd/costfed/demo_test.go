@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -34,6 +35,7 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, out, "cluster-02/__idle__")
 	_, err := os.Stat(filepath.Join(dir, "store", "federated", "combined", "etl", "parquet", "allocations", "1d", "index.json"))
 	require.NoError(t, err, "the combined store is left in --dir")
+	require.Contains(t, out, "Look around: costfed status --store "+filepath.Join(dir, "federated-store.yaml"))
 
 	code, out, _ = runCmd(t, "status", "--store", filepath.Join(dir, "federated-store.yaml"))
 	require.Equal(t, 0, code)
@@ -98,4 +100,25 @@ func TestDemoServeAnswersEqualGroundTruth(t *testing.T) {
 	}
 	demo.stop(t)
 	require.Contains(t, demo.stdout.String(), "curl -s 'http://127.0.0.1:")
+}
+
+// Issue 16, item 8: without --dir the demo prints no path of its temporary
+// directory (removed on exit), and --serve checks its port before simulating.
+func TestDemoRoughEdges(t *testing.T) {
+	code, out, errOut := runCmd(t, "demo", "--clusters", "1", "--nodes", "1", "--days", "1")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "Worst difference")
+	require.NotContains(t, out, "costfed-demo-", "a path about to be deleted")
+	require.NotContains(t, out, "Look around")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	start := time.Now()
+	code, out, errOut = runCmd(t, "demo", "--clusters", "1", "--nodes", "1", "--days", "1", "--serve", "--listen", ln.Addr().String())
+	require.Equal(t, 1, code)
+	require.Empty(t, out, "nothing simulated")
+	require.Contains(t, errOut, "demo: --listen: listen tcp "+ln.Addr().String())
+	require.Contains(t, errOut, "nothing was simulated")
+	require.Less(t, time.Since(start), 5*time.Second)
 }

@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/costfed/costfed/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -116,27 +119,75 @@ func printUsage(w io.Writer) {
 }
 
 // newFlagSet returns a FlagSet that reports errors instead of exiting, with a usage
-// text naming the command.
+// text naming the command. Its output is stdout: the usage is printed for --help
+// only (see parseFlags).
 func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet("costfed "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(e.stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: costfed %s\n\n", usage)
+		fmt.Fprintf(fs.Output(), "Usage: costfed %s\n\n", usage)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. --help returns
-// flag.ErrHelp, which run maps to status 0.
+// parseFlags parses args and turns flag errors into usage errors, which run
+// prints as one line (the flag package would print the error and the whole
+// usage first). --help prints the usage to the flag set's output (stdout) and
+// returns flag.ErrHelp, which run maps to status 0.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return usageError{fmt.Errorf("%w (see %s --help)", err, fs.Name())}
 	}
 	return nil
+}
+
+// durationFlag is a time.Duration flag that takes the syntax of the configs
+// (Prometheus style: 90s, 5m, 3h, 1d, 2w) as well as Go's (1h30m, 1.5h).
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return config.Duration(*f.d).String()
+}
+
+func (f durationFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if d, err := config.ParseDuration(s); err == nil {
+		*f.d = time.Duration(d)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (e.g. 90s, 5m, 3h, 1d, 1h30m)")
+	}
+	*f.d = d
+	return nil
+}
+
+// durationVar defines a duration flag that accepts the config syntax (1d).
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var(durationFlag{p}, name, usage)
+}
+
+// durationFlagOf is durationVar returning the variable, as fs.Duration does.
+func durationFlagOf(fs *flag.FlagSet, name string, value time.Duration, usage string) *time.Duration {
+	p := new(time.Duration)
+	durationVar(fs, p, name, value, usage)
+	return p
 }
 
 func runVersion(_ context.Context, e *env, args []string) error {

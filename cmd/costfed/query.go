@@ -106,7 +106,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	}
 	fs.StringVar(&f.cluster, "cluster", "", "read this cluster's own blocks instead of the combined store")
 	fs.StringVar(&f.format, "format", "table", "output: table (human units), json (the API's shape) or csv")
-	fs.DurationVar(&f.staleAfter, "stale-after", 3*time.Hour, "warn about clusters whose newest block is older than this")
+	durationVar(fs, &f.staleAfter, "stale-after", 3*time.Hour, "warn about clusters whose newest block is older than this")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {

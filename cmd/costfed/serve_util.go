@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -51,8 +52,19 @@ func (l *logFlags) logger(e *env) (*slog.Logger, error) {
 // Prometheus-instrumented daemon exposes.
 func newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	return reg
+}
+
+// buildInfo is costfed_build_info{version, goversion} 1, telling which build
+// answers on /metrics.
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "costfed_build_info",
+		Help: "A metric with a constant '1' value labeled by the costfed version and the Go version it was built with.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version, runtime.Version()).Set(1)
+	return g
 }
 
 // openBucket loads the store config at path (the embedded FILESYSTEM ./data
@@ -84,6 +96,12 @@ func startHTTP(logger *slog.Logger, addr string, srv *http.Server) (*runningServ
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	return startHTTPOn(logger, ln, srv), nil
+}
+
+// startHTTPOn serves srv on ln in the background.
+func startHTTPOn(logger *slog.Logger, ln net.Listener, srv *http.Server) *runningServer {
+	addr := ln.Addr().String()
 	rs := &runningServer{srv: srv, done: make(chan struct{}), logger: logger}
 	go func() {
 		defer close(rs.done)
@@ -91,8 +109,8 @@ func startHTTP(logger *slog.Logger, addr string, srv *http.Server) (*runningServ
 			rs.err = fmt.Errorf("serve on %s: %w", addr, err)
 		}
 	}()
-	logger.Info("listening", "addr", ln.Addr().String())
-	return rs, nil
+	logger.Info("listening", "addr", addr)
+	return rs
 }
 
 // Stop shuts the server down, giving running requests a few seconds, and
@@ -114,6 +132,13 @@ func serveUntilDone(ctx context.Context, logger *slog.Logger, addr string, srv *
 	if err != nil {
 		return err
 	}
+	return rs.untilDone(ctx)
+}
+
+// untilDone waits until ctx is done (or the server fails), then shuts the
+// server down.
+func (rs *runningServer) untilDone(ctx context.Context) error {
+	logger := rs.logger
 	select {
 	case <-rs.done:
 	case <-ctx.Done():

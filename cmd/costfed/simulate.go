@@ -72,7 +72,7 @@ func parseSimulateFlags(e *env, args []string) (simulateFlags, error) {
 	fs.IntVar(&fl.days, "days", 1, "simulated days, ending at --end")
 	fs.IntVar(&fl.hours, "hours", 0, "simulated hours, ending at --end (overrides --days)")
 	fs.StringVar(&fl.end, "end", sim.DefaultEnd.Format(time.RFC3339), "end of the simulated range, a whole hour (RFC 3339)")
-	fs.DurationVar(&fl.interval, "scrape-interval", time.Minute, "time between scrapes: whole seconds dividing 1h")
+	durationVar(fs, &fl.interval, "scrape-interval", time.Minute, "time between scrapes: whole seconds dividing 1h")
 	if err := parseFlags(fs, args); err != nil {
 		return fl, err
 	}

@@ -97,8 +97,9 @@ func TestSimulateBadFlags(t *testing.T) {
 }
 
 func TestSimulateHelp(t *testing.T) {
-	code, _, stderr := runSimulateCmd(t, "--help")
+	code, stdout, stderr := runSimulateCmd(t, "--help")
 	require.Equal(t, 0, code)
-	require.Contains(t, stderr, "Usage: costfed simulate --out DIR")
-	require.Contains(t, stderr, "-scrape-interval")
+	require.Empty(t, stderr)
+	require.Contains(t, stdout, "Usage: costfed simulate --out DIR")
+	require.Contains(t, stdout, "-scrape-interval")
 }

@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/federator"
 	"github.com/costfed/costfed/store"
 )
@@ -19,7 +24,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "status", "status [--store federated-store.yaml] [--format table|json] [--stale-after 3h]")
 	storePath := fs.String("store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data)")
 	format := fs.String("format", "table", "output format: table or json")
-	staleAfter := fs.Duration("stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
+	staleAfter := durationFlagOf(fs, "stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -34,6 +39,15 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	logger, err := lf.logger(e)
 	if err != nil {
 		return err
+	}
+	cfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
+	if err != nil {
+		return usageError{err}
+	}
+	if dir, missing := missingStoreDir(cfg); missing {
+		// An empty table would read as "no clusters yet"; a wrong path
+		// (or the default ./data, run from another directory) is likelier.
+		return fmt.Errorf("store directory %s does not exist: nothing was ever written there (check --store, or the directory in the store config)", dir)
 	}
 	bkt, err := openBucket(ctx, e, logger, *storePath, nil)
 	if err != nil {
@@ -51,6 +65,17 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	printCoverage(e.stdout, cov)
 	return nil
+}
+
+// missingStoreDir returns the directory of a FILESYSTEM store (its prefix
+// included) when it does not exist.
+func missingStoreDir(cfg config.Store) (string, bool) {
+	if cfg.Type != config.StoreFilesystem {
+		return "", false
+	}
+	dir := filepath.Join(cfg.Location(), filepath.FromSlash(strings.Trim(cfg.Prefix, "/")))
+	_, err := os.Stat(dir)
+	return dir, errors.Is(err, fs.ErrNotExist)
 }
 
 func printCoverage(w io.Writer, cov federator.Coverage) {
