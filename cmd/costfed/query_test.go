@@ -112,19 +112,19 @@ func TestQueryJSON(t *testing.T) {
 func TestQueryCSVStepsAndCluster(t *testing.T) {
 	f := newQueryFixture(t)
 	// One cluster's own blocks, in two 12h steps: the 1d block cannot be
-	// split, and there are no 1h blocks, so both steps are empty and say so.
-	code, out, errOut := runQueryCmd(t, "--store", f.storeYAML, "--window", f.window, "--aggregate", "namespace",
+	// split and there are no 1h blocks, so the step is refused with the
+	// finest step that reads the data (never an empty answer).
+	code, _, errOut := runQueryCmd(t, "--store", f.storeYAML, "--window", f.window, "--aggregate", "namespace",
 		"--cluster", "east", "--format", "csv", "--step", "12h")
-	require.Equal(t, 0, code, errOut)
-	require.Contains(t, errOut, "warning: no data for 2024-05-05T00:00:00Z to 2024-05-06T00:00:00Z")
-	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	require.NoError(t, err)
-	require.Len(t, recs, 1, "header only")
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, "--step: 12h0m0s splits days")
+	require.Contains(t, errOut, "2024-05-05T00:00:00Z to 2024-05-06T00:00:00Z")
+	require.Contains(t, errOut, "step=1d")
 
-	code, out, errOut = runQueryCmd(t, "--store", f.storeYAML, "--window", f.window, "--aggregate", "namespace",
+	code, out, errOut := runQueryCmd(t, "--store", f.storeYAML, "--window", f.window, "--aggregate", "namespace",
 		"--cluster", "east", "--format", "csv", "--accumulate", "--filter", `namespace:"ns-1","ns-2"`)
 	require.Equal(t, 0, code, errOut)
-	recs, err = csv.NewReader(strings.NewReader(out)).ReadAll()
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"window_start", "window_end", "name", "minutes"}, recs[0][:4])
 	require.Len(t, recs, 3)
