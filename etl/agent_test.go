@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/costfed/costfed/allocation"
 	"github.com/costfed/costfed/internal/blocktest"
+	"github.com/costfed/costfed/internal/faultbucket"
+	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/store"
 )
 
@@ -231,4 +234,124 @@ func TestRebuildNeverErasesData(t *testing.T) {
 	require.NoError(t, err)
 	after, _ = entryAt(t, st, store.Hourly, at("01:00"))
 	require.Equal(t, 0, after.Rows)
+}
+
+// sourceFault is a source answer the agent must outlive.
+type sourceFault struct{ err error }
+
+func (f *sourceFault) get() error { return f.err }
+
+// TestAgentOutlivesItsSource: a tick that cannot reach the source builds
+// nothing, counts a failed tick by reason, reports the source down and backs
+// off (base doubled per failure, capped); once the source answers, the next
+// tick prepares once, builds, and the source is up again.
+func TestAgentOutlivesItsSource(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: at("02:20")}
+	comp := &genComputer{cluster: "c1"}
+	reg := prometheus.NewPedanticRegistry()
+	a, st := newTestAgent(t, clock, comp, reg)
+	a.RetryBase, a.RetryMax = 10*time.Second, 35*time.Second
+	unavailable := &prom.HTTPError{StatusCode: 503, Message: "service unavailable"}
+	fault := &sourceFault{err: fmt.Errorf("probe range semantics: %w (gave up after 5 retries)", unavailable)}
+	prepares := 0
+	a.Prepare = func(context.Context) error { prepares++; return fault.get() }
+	m := a.Builder.Metrics
+	failed := func(reason string) float64 { return testutil.ToFloat64(m.ticksFailed.WithLabelValues(reason)) }
+
+	ready, why := a.Ready()
+	require.False(t, ready)
+	require.Contains(t, why, "not reached yet")
+	require.Equal(t, 0.0, testutil.ToFloat64(m.sourceUp))
+	_, retry := a.RetryDelay()
+	require.False(t, retry, "no retry before a failure")
+
+	var delays []time.Duration
+	for range 4 {
+		require.ErrorIs(t, a.Tick(ctx), unavailable)
+		d, ok := a.RetryDelay()
+		require.True(t, ok)
+		delays = append(delays, d)
+		clock.t = clock.t.Add(d)
+	}
+	require.Equal(t, []time.Duration{10 * time.Second, 20 * time.Second, 35 * time.Second, 35 * time.Second}, delays, "doubled, capped")
+	ix, err := st.ReadIndex(ctx, "c1", store.Hourly)
+	require.NoError(t, err)
+	require.Empty(t, ix.Blocks)
+	require.Equal(t, 4.0, failed(FailSourceUnreachable))
+	require.Equal(t, 0.0, testutil.ToFloat64(m.sourceUp))
+	s := a.Status()
+	require.False(t, s.Source.Up)
+	require.Equal(t, at("02:20"), s.Source.Since, "down since the first failed tick")
+	require.Equal(t, 4, s.Source.ConsecutiveFailures)
+	require.Equal(t, FailSourceUnreachable, s.Source.LastErrorReason)
+	require.Contains(t, s.Source.LastError, "HTTP 503")
+	require.Equal(t, clock.t, s.Source.RetryAt)
+	require.Equal(t, FailSourceUnreachable, s.LastErrorReason)
+	ready, why = a.Ready()
+	require.False(t, ready)
+	require.Contains(t, why, "HTTP 503")
+
+	// Throttled and refused answers are told apart.
+	fault.err = &prom.HTTPError{StatusCode: 429}
+	require.Error(t, a.Tick(ctx))
+	require.Equal(t, 1.0, failed(FailThrottled))
+	fault.err = &prom.HTTPError{StatusCode: 403, Message: "denied"}
+	require.Error(t, a.Tick(ctx))
+	require.Equal(t, 1.0, failed(FailQuery))
+	require.Equal(t, 6, a.Status().Source.ConsecutiveFailures)
+
+	// The source is back: the next tick builds.
+	fault.err = nil
+	clock.t = at("02:30")
+	require.NoError(t, a.Tick(ctx))
+	require.Equal(t, 7, prepares)
+	require.Equal(t, 1.0, testutil.ToFloat64(m.sourceUp))
+	s = a.Status()
+	require.True(t, s.Source.Up)
+	require.Equal(t, at("02:30"), s.Source.Since)
+	require.Zero(t, s.Source.ConsecutiveFailures)
+	require.Empty(t, s.LastError)
+	require.Contains(t, s.Source.LastError, "denied", "the last outage's error stays visible")
+	require.Equal(t, 3, s.Resolutions[0].Present)
+	ready, _ = a.Ready()
+	require.True(t, ready)
+	_, retry = a.RetryDelay()
+	require.False(t, retry)
+	require.NoError(t, a.Tick(ctx))
+	require.Equal(t, 7, prepares, "prepared once")
+}
+
+// TestAgentTickFailureReasons: a build that loses the source marks it down;
+// a store that fails is a store error and leaves the source up.
+func TestAgentTickFailureReasons(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{t: at("02:20")}
+	comp := &genComputer{cluster: "c1", failAt: map[time.Time]error{at("01:00"): &prom.HTTPError{StatusCode: 504}}}
+	a, _ := newTestAgent(t, clock, comp, prometheus.NewPedanticRegistry())
+	m := a.Builder.Metrics
+	require.Error(t, a.Tick(ctx))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.ticksFailed.WithLabelValues(FailSourceUnreachable)), "one failed tick, counted once")
+	require.Equal(t, 0.0, testutil.ToFloat64(m.sourceUp))
+	require.False(t, a.Status().Source.Up)
+	_, retry := a.RetryDelay()
+	require.True(t, retry)
+
+	comp.failAt = nil
+	bkt := faultbucket.New(objstore.NewInMemBucket(), func(faultbucket.Call) faultbucket.Fault { return faultbucket.Before })
+	a.Builder.Store = store.New(bkt, store.Options{})
+	require.Error(t, a.Tick(ctx))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.ticksFailed.WithLabelValues(FailStore)))
+	require.Equal(t, 1.0, testutil.ToFloat64(m.sourceUp), "the source answered")
+	require.Equal(t, FailStore, a.Status().LastErrorReason)
+
+	// Shutting down is no failure.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	a.Oldest = func(ctx context.Context) (time.Time, error) { return time.Time{}, ctx.Err() }
+	require.ErrorIs(t, a.Tick(cctx), context.Canceled)
+	for _, r := range TickFailureReasons() {
+		require.LessOrEqual(t, testutil.ToFloat64(m.ticksFailed.WithLabelValues(r)), 1.0, r)
+	}
+	require.True(t, a.Status().Source.Up)
 }

@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,8 @@ type Metrics struct {
 	queries     prometheus.Counter
 	samples     prometheus.Counter
 	lastSuccess *prometheus.GaugeVec
+	sourceUp    prometheus.Gauge
+	ticksFailed *prometheus.CounterVec
 }
 
 // NewMetrics registers the agent's metrics on reg.
@@ -44,6 +47,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "costfed_agent_last_successful_build_timestamp_seconds", Help: "Unix time of the last committed build, by resolution.",
 		}, []string{"resolution"}),
+		sourceUp: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_agent_source_up", Help: "1 when the last tick reached the Prometheus source, 0 while it is unreachable (or before the first tick).",
+		}),
+		ticksFailed: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "costfed_agent_ticks_failed_total", Help: "Agent ticks that failed, by reason (" + strings.Join(TickFailureReasons(), ", ") + ").",
+		}, []string{"reason"}),
+	}
+	for _, r := range TickFailureReasons() {
+		m.ticksFailed.WithLabelValues(r)
 	}
 	for _, res := range store.Resolutions {
 		m.built.WithLabelValues(string(res))
@@ -76,4 +88,24 @@ func (m *Metrics) observe(r Result, now time.Time) {
 	default:
 		m.failed.WithLabelValues(res, string(r.Stage)).Inc()
 	}
+}
+
+// tickFailed counts one failed tick.
+func (m *Metrics) tickFailed(reason string) {
+	if m == nil {
+		return
+	}
+	m.ticksFailed.WithLabelValues(reason).Inc()
+}
+
+// setSourceUp sets costfed_agent_source_up.
+func (m *Metrics) setSourceUp(up bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.sourceUp.Set(v)
 }

@@ -127,3 +127,11 @@ func (s *HTTPSource) backoff(retry int, err error) time.Duration {
 	}
 	return min(max(s.jitter(ceiling), 0), ceiling)
 }
+
+// RetryReasonOf says whether err, returned by a Source, is one that retrying
+// later may fix (the store was unreachable, overloaded or throttling), and
+// why. Callers above the source use it to tell an outage from a query the
+// store refuses.
+func RetryReasonOf(err error) (RetryReason, bool) {
+	return classifyRetry(err)
+}

@@ -3,6 +3,7 @@ package prom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -298,5 +299,10 @@ func TestClassifyRetry(t *testing.T) {
 		reason, ok := classifyRetry(tc.err)
 		require.Equal(t, tc.ok, ok, "%v", tc.err)
 		require.Equal(t, tc.reason, reason, "%v", tc.err)
+		// Callers see the errors wrapped (a window, a retry count).
+		wrapped := fmt.Errorf("build 1h window: %w (gave up after 5 retries)", tc.err)
+		reason, ok = RetryReasonOf(wrapped)
+		require.Equal(t, tc.ok, ok, "%v", wrapped)
+		require.Equal(t, tc.reason, reason, "%v", wrapped)
 	}
 }

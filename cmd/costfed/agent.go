@@ -30,12 +30,18 @@ type agentSetup struct {
 	src      promSource
 	builder  *etl.Builder
 	policies []etl.Policy
-	close    func()
+	// prepare is the agent's first contact with the source (the range
+	// semantics probe), which the agent command runs on its ticks; nil for
+	// backfill and rebuild, which probe in setupAgent.
+	prepare func(ctx context.Context) error
+	close   func()
 }
 
 // setupAgent loads the config and opens the store and source. The agent
 // command passes offlineOK false: a tsdb_path source is for backfill and
-// rebuild only.
+// rebuild only; and it makes no source call (the agent must outlive its
+// source: its ticks probe it), where backfill and rebuild probe the source
+// and fail at once when it does not answer.
 func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concurrency int, offlineOK bool) (*agentSetup, error) {
 	if cfgPath == "" {
 		return nil, usagef("--config is required")
@@ -65,11 +71,17 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	if instance == "" {
 		instance = hostname()
 	}
-	comp, err := newComputer(ctx, src, cfg)
-	if err != nil {
-		src.close()
-		_ = bkt.Close()
-		return nil, fmt.Errorf("probe the source: %w", err)
+	var comp etl.Computer
+	var prepare func(context.Context) error
+	if offlineOK {
+		if comp, err = newComputer(ctx, src, cfg); err != nil {
+			src.close()
+			_ = bkt.Close()
+			return nil, fmt.Errorf("probe the source: %w", err)
+		}
+	} else {
+		pc := &probingComputer{src: src, cfg: cfg}
+		comp, prepare = pc, pc.prepare
 	}
 	st := store.New(bkt, store.Options{Logger: logger})
 	s := &agentSetup{
@@ -79,7 +91,8 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 			Store: st, Computer: comp, Concurrency: concurrency,
 			Logger: logger, Metrics: etl.NewMetrics(reg),
 		},
-		close: func() { src.close(); _ = bkt.Close() },
+		prepare: prepare,
+		close:   func() { src.close(); _ = bkt.Close() },
 	}
 	for _, r := range cfg.Resolutions {
 		res, err := resolutionOf(time.Duration(r.Resolution))
@@ -119,11 +132,14 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	defer s.close()
 	agent := &etl.Agent{
 		Builder: s.builder, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now,
+		Prepare: s.prepare,
 		Oldest: func(ctx context.Context) (time.Time, error) {
 			return etl.OldestSample(ctx, s.src, time.Now(), maxRetention(s.policies))
 		},
 	}
-	ops, err := startHTTP(s.logger, s.cfg.ListenAddress, opsServer(s.reg, func() any { return agent.Status() }))
+	// The ops endpoints are up before any source call: the agent outlives a
+	// source that is down, and says so on /readyz, /status and /metrics.
+	ops, err := startHTTP(s.logger, s.cfg.ListenAddress, opsServer(s.reg, func() any { return agent.Status() }, agent.Ready))
 	if err != nil {
 		return err
 	}
@@ -142,25 +158,70 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 		case <-buildCtx.Done():
 		}
 	}()
-	tick := func() {
-		if ctx.Err() != nil {
-			return
-		}
-		if err := agent.Tick(buildCtx); err != nil {
-			s.logger.Warn("tick finished with errors", "err", err)
+	// One loop runs the ticks, one at a time: at start, on the schedule, and,
+	// while the source is down, on the agent's backoff (agent.RetryDelay).
+	trigger := make(chan struct{}, 1)
+	fire := func() {
+		select {
+		case trigger <- struct{}{}:
+		default: // a tick is already due
 		}
 	}
-	c := cron.New(cron.WithChain(cron.Recover(cronLogger{s.logger}), cron.SkipIfStillRunning(cronLogger{s.logger})))
-	if _, err := c.AddFunc(s.cfg.Schedule, tick); err != nil {
+	c := cron.New(cron.WithChain(cron.Recover(cronLogger{s.logger})))
+	if _, err := c.AddFunc(s.cfg.Schedule, fire); err != nil {
 		return usagef("schedule %q: %v", s.cfg.Schedule, err)
 	}
 	s.logger.Info("agent started", "cluster", s.cfg.ClusterID, "schedule", s.cfg.Schedule, "listen_address", s.cfg.ListenAddress)
-	go tick()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		tickLoop(ctx, s.logger, trigger, func() {
+			if err := agent.Tick(buildCtx); err != nil {
+				s.logger.Warn("tick finished with errors", "reason", agent.Status().LastErrorReason, "err", err)
+			}
+		}, agent.RetryDelay)
+	}()
+	fire()
 	c.Start()
 	<-ctx.Done()
 	s.logger.Info("shutting down; waiting for a running build", "grace", *grace)
 	<-c.Stop().Done()
+	<-loopDone
 	return nil
+}
+
+// tickLoop runs tick on each trigger until ctx is done; after a tick, when
+// retryDelay says the source is down, it runs one more after that delay
+// unless a trigger comes first. A panicking tick is logged, and the loop goes
+// on.
+func tickLoop(ctx context.Context, logger *slog.Logger, trigger <-chan struct{}, tick func(), retryDelay func() (time.Duration, bool)) {
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-trigger:
+		case <-retry.C:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					logger.Error("tick panicked", "panic", r)
+				}
+			}()
+			tick()
+		}()
+		retry.Stop()
+		if d, ok := retryDelay(); ok {
+			logger.Info("the source is down; retrying with backoff", "in", d)
+			retry.Reset(d)
+		}
+	}
 }
 
 func maxRetention(ps []etl.Policy) time.Duration {

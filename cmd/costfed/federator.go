@@ -53,7 +53,7 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	ops, err := startHTTP(logger, cfg.ListenAddress, opsServer(reg, func() any { return fed.LastReport() }))
+	ops, err := startHTTP(logger, cfg.ListenAddress, opsServer(reg, func() any { return fed.LastReport() }, nil))
 	if err != nil {
 		return err
 	}

@@ -148,17 +148,30 @@ func (rs *runningServer) untilDone(ctx context.Context) error {
 }
 
 // opsServer is the HTTP server of the long-running jobs' ops endpoints.
-func opsServer(reg *prometheus.Registry, status func() any) *http.Server {
-	return &http.Server{Handler: opsMux(reg, status), ReadHeaderTimeout: 10 * time.Second}
+func opsServer(reg *prometheus.Registry, status func() any, ready func() (bool, string)) *http.Server {
+	return &http.Server{Handler: opsMux(reg, status, ready), ReadHeaderTimeout: 10 * time.Second}
 }
 
-// opsMux serves /metrics from reg, /healthz, and /status from status().
-func opsMux(reg *prometheus.Registry, status func() any) *http.ServeMux {
+// opsMux serves /metrics from reg, /healthz (liveness: the process serves),
+// /readyz (readiness: 503 with the reason while ready says no; 200 always
+// when ready is nil), and /status from status().
+func opsMux(reg *prometheus.Registry, status func() any, ready func() (bool, string)) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := true, "ok"
+		if ready != nil {
+			ok, why = ready()
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(why + "\n"))
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, status())
