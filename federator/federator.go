@@ -198,7 +198,8 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	if err != nil {
 		return fmt.Errorf("federate %s: %w", res, err)
 	}
-	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: f.retainFrom(res)})
+	retainFrom := f.retainFrom(res)
+	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
 
 	var errs []error
 	for _, wp := range plan {
@@ -214,11 +215,13 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 		rep.Merged[res]++
 	}
-	if len(expired) > 0 && ctx.Err() == nil {
-		if err := f.expire(ctx, res, expired); err != nil {
-			errs = append(errs, err)
-		} else {
-			rep.Expired[res] += len(expired)
+	if !retainFrom.IsZero() && ctx.Err() == nil {
+		// Every pass with a retention calls Expire, even when the plan found
+		// nothing to drop: it also finishes deletions an interrupted pass left.
+		expired, err := f.st.Expire(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{})
+		rep.Expired[res] += len(expired)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federate %s: %w", res, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -372,28 +375,6 @@ func (p *previousBlock) get(ctx context.Context) (store.Block, error) {
 	}
 	p.blk = &b
 	return b, nil
-}
-
-// expire drops combined windows past retention: index first, then objects,
-// so the index never lists a deleted object.
-func (f *Federator) expire(ctx context.Context, res store.Resolution, expired []store.IndexEntry) error {
-	ix, err := f.st.ReadIndex(ctx, store.CombinedID, res)
-	if err != nil {
-		return fmt.Errorf("expire %s: %w", res, err)
-	}
-	for _, e := range expired {
-		ix.Remove(time.Unix(e.Start, 0))
-	}
-	if err := f.st.WriteIndex(ctx, ix); err != nil {
-		return fmt.Errorf("expire %s: %w", res, err)
-	}
-	var errs []error
-	for _, e := range expired {
-		if err := f.st.DeleteBlock(ctx, store.CombinedID, res, e); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // duplicateProducers returns the producer instances of an index when they
