@@ -56,6 +56,7 @@ type Federator struct {
 
 	mu   sync.Mutex
 	last Report
+	halt *HaltError // set by the first pass that halts; see HaltError
 }
 
 // New returns a Federator writing through st.
@@ -93,6 +94,9 @@ type Report struct {
 	Expired     map[store.Resolution]int `json:"expired"`
 	Quarantined []Quarantined            `json:"quarantined"`
 	Errors      []string                 `json:"errors,omitempty"`
+	// Halted is set when the federator is halted (see HaltError): the
+	// reason and how to proceed.
+	Halted string `json:"halted,omitempty"`
 }
 
 // ClusterStatus is one cluster as the last pass saw it.
@@ -126,9 +130,17 @@ func (f *Federator) LastReport() Report {
 // and the combined index, merge the windows whose inputs changed, drop expired
 // combined windows. A pass where nothing changed reads only index objects and
 // writes nothing. Errors in one window or cluster do not stop the others; they
-// are collected in the report and joined into the returned error.
+// are collected in the report and joined into the returned error, except a
+// halt (*HaltError), which ends the pass and every later one (see HaltError).
 func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	start := f.opts.Now()
+	if h := f.halted(); h != nil {
+		// One log line and no bucket call per tick; the report stays the
+		// halting pass's, which says what happened.
+		f.logger.Warn("federation pass skipped: the federator is halted until it is restarted", "reason", h.Reason, "remedy", h.Remedy)
+		f.metrics.skipped()
+		return f.LastReport(), h
+	}
 	rep := Report{Started: start, Merged: map[store.Resolution]int{}, Expired: map[store.Resolution]int{}}
 	all, err := f.st.Clusters(ctx)
 	if err != nil {
@@ -146,7 +158,16 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	}
 	var errs []error
 	for _, res := range f.opts.Resolutions {
-		if err := f.passResolution(ctx, res, clusters, status, &rep); err != nil {
+		err := f.passResolution(ctx, res, clusters, status, &rep)
+		if h := asHalt(err); h != nil {
+			errs = append(errs, h)
+			f.mu.Lock()
+			f.halt = h
+			f.mu.Unlock()
+			f.logger.Error("federator halted: later passes are skipped until it is restarted", "reason", h.Reason, "remedy", h.Remedy, "resolution", string(res), "err", h.Err)
+			break
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -162,18 +183,30 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	return f.finish(rep, start, errors.Join(errs...))
 }
 
+// halted returns the halt of an earlier pass, if any.
+func (f *Federator) halted() *HaltError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.halt
+}
+
 func (f *Federator) finish(rep Report, start time.Time, err error) (Report, error) {
 	rep.Duration = f.opts.Now().Sub(start)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
+	if h := f.halted(); h != nil {
+		rep.Halted = h.Reason + ": " + h.Remedy
+	}
 	f.metrics.observe(rep, err)
 	f.mu.Lock()
 	f.last = rep
 	f.mu.Unlock()
-	if err != nil {
+	switch {
+	case rep.Halted != "":
+	case err != nil:
 		f.logger.Warn("federation pass finished with errors", "duration", rep.Duration, "err", err)
-	} else {
+	default:
 		f.logger.Info("federation pass finished", "duration", rep.Duration, "clusters", len(rep.Clusters), "merged_1h", rep.Merged[store.Hourly], "merged_1d", rep.Merged[store.Daily])
 	}
 	return rep, err
@@ -194,6 +227,11 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 		st.DuplicateProducers = mergeUnique(st.DuplicateProducers, duplicateProducers(ci.Index))
 	}
+	for _, ci := range indexes {
+		if errors.Is(ci.Err, store.ErrIndexVersion) {
+			return fmt.Errorf("federate %s: cluster %s: %w", res, ci.Cluster, ci.Err)
+		}
+	}
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
 	if err != nil {
 		return fmt.Errorf("federate %s: %w", res, err)
@@ -209,6 +247,9 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 		q, err := f.mergeWindow(ctx, res, wp, combined)
 		rep.Quarantined = append(rep.Quarantined, q...)
+		if h := asHalt(err); h != nil {
+			return h // no further writes
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

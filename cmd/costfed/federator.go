@@ -60,6 +60,8 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	defer func() { _ = ops.Stop(ctx) }()
 
 	c := cron.New(cron.WithChain(cron.Recover(cronLogger{logger}), cron.SkipIfStillRunning(cronLogger{logger})))
+	// A halted federator (federator.HaltError) skips every later pass without
+	// touching the store until it is restarted; the schedule keeps ticking.
 	pass := func() { _, _ = fed.RunOnce(ctx) }
 	if _, err := c.AddFunc(cfg.Schedule, pass); err != nil {
 		return usagef("schedule %q: %v", cfg.Schedule, err)
@@ -77,6 +79,9 @@ func printPassSummary(e *env, rep federator.Report) {
 	fmt.Fprintf(e.stdout, "clusters=%d merged_1h=%d merged_1d=%d expired=%d quarantined=%d duration=%s\n",
 		len(rep.Clusters), rep.Merged[store.Hourly], rep.Merged[store.Daily],
 		rep.Expired[store.Hourly]+rep.Expired[store.Daily], len(rep.Quarantined), rep.Duration.Round(time.Millisecond))
+	if rep.Halted != "" {
+		fmt.Fprintf(e.stdout, "halted: %s\n", rep.Halted)
+	}
 	for _, q := range rep.Quarantined {
 		fmt.Fprintf(e.stdout, "quarantined %s: %s\n", q.Key, q.Reason)
 	}
