@@ -26,6 +26,12 @@ type Options struct {
 	// Retention keeps combined windows of a resolution for this long before
 	// now; zero keeps them forever.
 	Retention map[store.Resolution]time.Duration
+	// MaxExpireShare halts a pass (HaltError, nothing written) that would
+	// expire more than this fraction of a resolution's combined windows;
+	// zero or Force lifts the limit.
+	MaxExpireShare float64
+	// Force expires whatever retention says, however large a share.
+	Force bool
 	// Resolutions to federate; default hourly and daily.
 	Resolutions []store.Resolution
 	// StaleAfter marks a cluster stale when its newest block was built longer
@@ -237,7 +243,22 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		return fmt.Errorf("federate %s: %w", res, err)
 	}
 	retainFrom := f.retainFrom(res)
-	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
+	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
+	maxShare := f.opts.MaxExpireShare
+	if f.opts.Force {
+		maxShare = 0
+	}
+	n := len(combined.Blocks) // the windows the combined store will hold before expiry
+	for _, wp := range plan {
+		if _, ok := combined.Find(time.Unix(wp.Start, 0)); !ok {
+			n++
+		}
+	}
+	if maxShare > 0 && float64(len(expired)) > maxShare*float64(n) {
+		// Checked before any merge, so the halting pass writes nothing.
+		return fmt.Errorf("federate %s: retention %s (windows ending at or before %s) would expire %d of the %d combined %s windows (%.0f %%) in one pass, more than retention.max_expire_share (%.0f %%): %w",
+			res, fmtRetention(f.opts.Retention[res]), retainFrom.UTC().Format(time.RFC3339), len(expired), n, res, 100*float64(len(expired))/float64(n), 100*maxShare, store.ErrExpireShare)
+	}
 
 	var errs []error
 	for _, wp := range plan {
@@ -259,7 +280,7 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	if !retainFrom.IsZero() && ctx.Err() == nil {
 		// Every pass with a retention calls Expire, even when the plan found
 		// nothing to drop: it also finishes deletions an interrupted pass left.
-		expired, err := f.st.Expire(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{})
+		expired, err := f.st.Expire(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{MaxShare: maxShare})
 		rep.Expired[res] += len(expired)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("federate %s: %w", res, err))
@@ -286,6 +307,14 @@ func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clust
 	}
 	_ = g.Wait()
 	return out
+}
+
+// fmtRetention writes whole days as config does ("91d").
+func fmtRetention(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 func (f *Federator) retainFrom(res store.Resolution) time.Time {

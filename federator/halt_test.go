@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -101,4 +102,44 @@ func TestFederatorHaltsRatherThanEraseData(t *testing.T) {
 	requireHalts(t, fb, newFed(), logs, "would erase data", store.ErrWouldEraseData)
 	require.Equal(t, had, combinedRows(t, st, 0), "the combined window keeps its costs")
 	require.Nil(t, asHalt(errors.New("a transport error is retried, not a halt")))
+}
+
+func TestFederatorHaltsBeforeExpiringTooMuch(t *testing.T) {
+	ctx := context.Background()
+	fb, st, logs, newFed := haltFixture(t)
+	for d := 0; d < 4; d++ {
+		commit(t, st, clusterBlock("a", d, 3, uint64(d)))
+	}
+	_, err := newFed().RunOnce(ctx)
+	require.NoError(t, err)
+	// The clock is day0+10d: a 7-day retention expires days 0..2, 3 of 4.
+	retaining := func(force bool) *Federator {
+		f := newFed()
+		f.opts.Retention = map[store.Resolution]time.Duration{store.Daily: 7 * 24 * time.Hour}
+		f.opts.MaxExpireShare = 0.5
+		f.opts.Force = force
+		return f
+	}
+	before := snapshot(t, fb, "")
+	f := retaining(false)
+	requireHalts(t, fb, f, logs, "expire share", store.ErrExpireShare)
+	_, err = f.RunOnce(ctx)
+	require.ErrorContains(t, err, "retention 7d (windows ending at or before 2024-01-04T00:00:00Z) would expire 3 of the 4 combined 1d windows (75 %) in one pass, more than retention.max_expire_share (50 %)")
+	require.ErrorContains(t, err, "--force")
+	require.Equal(t, before, snapshot(t, fb, ""), "the halting pass wrote or deleted something")
+
+	rep, err := retaining(true).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, rep.Expired[store.Daily])
+	ix, err := st.ReadIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+
+	// Routine aging (one window of several) is not a halt.
+	commit(t, st, clusterBlock("a", 4, 3, 9))
+	f = retaining(false)
+	f.opts.Retention[store.Daily] = 6 * 24 * time.Hour
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Expired[store.Daily])
 }

@@ -19,9 +19,10 @@ import (
 // into the combined store, once (--once, for a Kubernetes Job) or on the
 // config's cron schedule, serving /metrics, /healthz and /status.
 func runFederator(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "federator", "federator --config federator.yaml [--once]")
+	fs := newFlagSet(e, "federator", "federator --config federator.yaml [--once] [--force]")
 	cfgPath := fs.String("config", "", "path of federator.yaml (required)")
 	once := fs.Bool("once", false, "run one pass and exit (status 1 if it had errors); for a Job or CronJob")
+	force := fs.Bool("force", false, "expire what retention says even when it is more than retention.max_expire_share of the combined store")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -38,13 +39,15 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	}
 	defer bkt.Close()
 	fed := federator.New(store.New(bkt, store.Options{Logger: logger}), federator.Options{
-		Allowed:    cfg.Clusters.Allowed,
-		Cutoff:     cfg.Cutoff.Time,
-		Retention:  map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
-		StaleAfter: time.Duration(cfg.StaleAfter),
-		Version:    version,
-		Logger:     logger,
-		Registerer: reg,
+		Allowed:        cfg.Clusters.Allowed,
+		Cutoff:         cfg.Cutoff.Time,
+		Retention:      map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
+		MaxExpireShare: cfg.Retention.MaxExpireShare,
+		Force:          *force,
+		StaleAfter:     time.Duration(cfg.StaleAfter),
+		Version:        version,
+		Logger:         logger,
+		Registerer:     reg,
 	})
 
 	if *once {
