@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -63,6 +64,8 @@ type Federator struct {
 	mu   sync.Mutex
 	last Report
 	halt *HaltError // set by the first pass that halts; see HaltError
+	// lastExpired is Report.LastExpired, carried from pass to pass.
+	lastExpired map[store.Resolution]ExpiredSpan
 }
 
 // New returns a Federator writing through st.
@@ -100,9 +103,21 @@ type Report struct {
 	Expired     map[store.Resolution]int `json:"expired"`
 	Quarantined []Quarantined            `json:"quarantined"`
 	Errors      []string                 `json:"errors,omitempty"`
+	// LastExpired is, per resolution, the last expiry this federator made
+	// (in this pass or an earlier one since it started).
+	LastExpired map[store.Resolution]ExpiredSpan `json:"lastExpired,omitempty"`
 	// Halted is set when the federator is halted (see HaltError): the
 	// reason and how to proceed.
 	Halted string `json:"halted,omitempty"`
+}
+
+// ExpiredSpan is one expiry of combined windows: when, how many, and the
+// span from the oldest window's start to the newest one's end.
+type ExpiredSpan struct {
+	At      time.Time `json:"at"`
+	Windows int       `json:"windows"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
 }
 
 // ClusterStatus is one cluster as the last pass saw it.
@@ -204,6 +219,9 @@ func (f *Federator) finish(rep Report, start time.Time, err error) (Report, erro
 	if h := f.halted(); h != nil {
 		rep.Halted = h.Reason + ": " + h.Remedy
 	}
+	f.mu.Lock()
+	rep.LastExpired = maps.Clone(f.lastExpired)
+	f.mu.Unlock()
 	f.metrics.observe(rep, err)
 	f.mu.Lock()
 	f.last = rep
@@ -282,6 +300,17 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		// nothing to drop: it also finishes deletions an interrupted pass left.
 		expired, err := f.st.Expire(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{MaxShare: maxShare})
 		rep.Expired[res] += len(expired)
+		if len(expired) > 0 {
+			f.mu.Lock()
+			if f.lastExpired == nil {
+				f.lastExpired = map[store.Resolution]ExpiredSpan{}
+			}
+			f.lastExpired[res] = ExpiredSpan{At: f.opts.Now().UTC(), Windows: len(expired),
+				First: expired[0].Window().Start, Last: expired[len(expired)-1].Window().End}
+			f.mu.Unlock()
+			f.logger.Info("combined windows expired", "resolution", string(res), "windows", len(expired),
+				"first", expired[0].Window().Start, "last", expired[len(expired)-1].Window().End, "retain_from", retainFrom.UTC())
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("federate %s: %w", res, err))
 		}

@@ -131,6 +131,7 @@ func TestFederatorHaltsBeforeExpiringTooMuch(t *testing.T) {
 	rep, err := retaining(true).RunOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 3, rep.Expired[store.Daily])
+	require.Equal(t, ExpiredSpan{At: day0.Add(10 * 24 * time.Hour), Windows: 3, First: dayWindow(0).Start, Last: dayWindow(2).End}, rep.LastExpired[store.Daily])
 	ix, err := st.ReadIndex(ctx, store.CombinedID, store.Daily)
 	require.NoError(t, err)
 	require.Len(t, ix.Blocks, 1)

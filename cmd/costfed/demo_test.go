@@ -64,6 +64,15 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, out, "halted: expire share")
 	require.Equal(t, before, combined(), "a halted pass expired something")
 
+	// status shows each resolution's horizon and what the next pass expires.
+	code, out, errOut = runCmd(t, "status", "--config", filepath.Join(dir, "default.yaml"))
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `1h\s+49h\s+\S+\s+24 of 24 \(100 %\)\s+over retention.max_expire_share \(50 %\): the next pass halts unless --force`, out)
+	require.Regexp(t, `1d\s+91d\s+\S+\s+1 of 1 \(100 %\)`, out)
+	code, out, errOut = runCmd(t, "status", "--config", filepath.Join(dir, "federator.yaml"))
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `1h\s+\d+d\s+\S+\s+0 of 24 \(0 %\)\s*\n`, out)
+
 	code, _, _ = runCmd(t, "demo", "--clusters", "0")
 	require.Equal(t, 2, code)
 }

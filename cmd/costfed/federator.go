@@ -82,6 +82,11 @@ func printPassSummary(e *env, rep federator.Report) {
 	fmt.Fprintf(e.stdout, "clusters=%d merged_1h=%d merged_1d=%d expired=%d quarantined=%d duration=%s\n",
 		len(rep.Clusters), rep.Merged[store.Hourly], rep.Merged[store.Daily],
 		rep.Expired[store.Hourly]+rep.Expired[store.Daily], len(rep.Quarantined), rep.Duration.Round(time.Millisecond))
+	for _, res := range store.Resolutions {
+		if x, ok := rep.LastExpired[res]; ok && rep.Expired[res] > 0 {
+			fmt.Fprintf(e.stdout, "expired %s: %d windows, %s .. %s\n", res, x.Windows, x.First.Format(time.RFC3339), x.Last.Format(time.RFC3339))
+		}
+	}
 	if rep.Halted != "" {
 		fmt.Fprintf(e.stdout, "halted: %s\n", rep.Halted)
 	}
