@@ -54,7 +54,7 @@ func TestDefaultFederator(t *testing.T) {
 	require.Empty(t, f.Clusters.Allow)
 	require.Empty(t, f.Clusters.Deny)
 	require.True(t, f.Cutoff.IsZero())
-	require.Equal(t, Retention{Hourly: Duration(49 * time.Hour), Daily: Duration(91 * 24 * time.Hour)}, f.Retention)
+	require.Equal(t, Retention{Hourly: Duration(49 * time.Hour), Daily: Duration(91 * 24 * time.Hour), MaxExpireShare: 0.5}, f.Retention)
 	require.Equal(t, ":9005", f.ListenAddress)
 	require.Equal(t, 3*time.Hour, time.Duration(f.StaleAfter))
 	require.Equal(t, Server{

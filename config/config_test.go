@@ -157,9 +157,10 @@ var badConfigs = []struct {
 	}},
 	{"federator-bad-values.bad.yml", []string{
 		`federator-bad-values.bad.yml:3: retention.1d: must be at least 1d`,
-		`federator-bad-values.bad.yml:4: stale_after: must be positive`,
-		`federator-bad-values.bad.yml:6: server.read_timeout: must be positive`,
-		`federator-bad-values.bad.yml:7: server.listen_address: port must be a number from 0 to 65535`,
+		`federator-bad-values.bad.yml:4: retention.max_expire_share: must be more than 0 and at most 1`,
+		`federator-bad-values.bad.yml:5: stale_after: must be positive`,
+		`federator-bad-values.bad.yml:7: server.read_timeout: must be positive`,
+		`federator-bad-values.bad.yml:8: server.listen_address: port must be a number from 0 to 65535`,
 	}},
 	{"store-no-type.bad.yml", []string{`store-no-type.bad.yml: type: required: one of S3, GCS, AZURE, FILESYSTEM`}},
 }

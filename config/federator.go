@@ -47,7 +47,16 @@ func (c ClusterSelector) Allowed(id string) bool {
 type Retention struct {
 	Hourly Duration `yaml:"1h"`
 	Daily  Duration `yaml:"1d"`
+	// MaxExpireShare is the largest fraction (0 < share ≤ 1) of a resolution's
+	// combined windows one pass may expire; more halts the federator unless
+	// it runs with --force. A clock, retention or store far from what was
+	// meant (a demo store from 2024, 49m typed for 49h) then stops with a
+	// message instead of emptying the combined store.
+	MaxExpireShare float64 `yaml:"max_expire_share"`
 }
+
+// DefaultMaxExpireShare is retention.max_expire_share's default.
+const DefaultMaxExpireShare = 0.5
 
 // Server is the query API of `costfed serve`.
 type Server struct {
@@ -67,7 +76,7 @@ type Server struct {
 func DefaultFederator() Federator {
 	return Federator{
 		Schedule:      "*/30 * * * *",
-		Retention:     Retention{Hourly: DefaultHourlyRetention, Daily: DefaultDailyRetention},
+		Retention:     Retention{Hourly: DefaultHourlyRetention, Daily: DefaultDailyRetention, MaxExpireShare: DefaultMaxExpireShare},
 		ListenAddress: ":9005",
 		StaleAfter:    Duration(3 * time.Hour),
 		Server: Server{
@@ -157,6 +166,9 @@ func (f Federator) Validate() error {
 	}
 	if f.Retention.Daily < Duration(24*time.Hour) {
 		p.addf("retention.1d", "must be at least 1d")
+	}
+	if !(f.Retention.MaxExpireShare > 0 && f.Retention.MaxExpireShare <= 1) {
+		p.addf("retention.max_expire_share", "must be more than 0 and at most 1")
 	}
 	validateListen(p, "listen_address", f.ListenAddress)
 	if f.StaleAfter <= 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +27,12 @@ type Options struct {
 	// Retention keeps combined windows of a resolution for this long before
 	// now; zero keeps them forever.
 	Retention map[store.Resolution]time.Duration
+	// MaxExpireShare halts a pass (HaltError, nothing written) that would
+	// expire more than this fraction of a resolution's combined windows;
+	// zero or Force lifts the limit.
+	MaxExpireShare float64
+	// Force expires whatever retention says, however large a share.
+	Force bool
 	// Resolutions to federate; default hourly and daily.
 	Resolutions []store.Resolution
 	// StaleAfter marks a cluster stale when its newest block was built longer
@@ -56,6 +63,9 @@ type Federator struct {
 
 	mu   sync.Mutex
 	last Report
+	halt *HaltError // set by the first pass that halts; see HaltError
+	// lastExpired is Report.LastExpired, carried from pass to pass.
+	lastExpired map[store.Resolution]ExpiredSpan
 }
 
 // New returns a Federator writing through st.
@@ -93,6 +103,21 @@ type Report struct {
 	Expired     map[store.Resolution]int `json:"expired"`
 	Quarantined []Quarantined            `json:"quarantined"`
 	Errors      []string                 `json:"errors,omitempty"`
+	// LastExpired is, per resolution, the last expiry this federator made
+	// (in this pass or an earlier one since it started).
+	LastExpired map[store.Resolution]ExpiredSpan `json:"lastExpired,omitempty"`
+	// Halted is set when the federator is halted (see HaltError): the
+	// reason and how to proceed.
+	Halted string `json:"halted,omitempty"`
+}
+
+// ExpiredSpan is one expiry of combined windows: when, how many, and the
+// span from the oldest window's start to the newest one's end.
+type ExpiredSpan struct {
+	At      time.Time `json:"at"`
+	Windows int       `json:"windows"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
 }
 
 // ClusterStatus is one cluster as the last pass saw it.
@@ -126,9 +151,17 @@ func (f *Federator) LastReport() Report {
 // and the combined index, merge the windows whose inputs changed, drop expired
 // combined windows. A pass where nothing changed reads only index objects and
 // writes nothing. Errors in one window or cluster do not stop the others; they
-// are collected in the report and joined into the returned error.
+// are collected in the report and joined into the returned error, except a
+// halt (*HaltError), which ends the pass and every later one (see HaltError).
 func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	start := f.opts.Now()
+	if h := f.halted(); h != nil {
+		// One log line and no bucket call per tick; the report stays the
+		// halting pass's, which says what happened.
+		f.logger.Warn("federation pass skipped: the federator is halted until it is restarted", "reason", h.Reason, "remedy", h.Remedy)
+		f.metrics.skipped()
+		return f.LastReport(), h
+	}
 	rep := Report{Started: start, Merged: map[store.Resolution]int{}, Expired: map[store.Resolution]int{}}
 	all, err := f.st.Clusters(ctx)
 	if err != nil {
@@ -146,7 +179,16 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	}
 	var errs []error
 	for _, res := range f.opts.Resolutions {
-		if err := f.passResolution(ctx, res, clusters, status, &rep); err != nil {
+		err := f.passResolution(ctx, res, clusters, status, &rep)
+		if h := asHalt(err); h != nil {
+			errs = append(errs, h)
+			f.mu.Lock()
+			f.halt = h
+			f.mu.Unlock()
+			f.logger.Error("federator halted: later passes are skipped until it is restarted", "reason", h.Reason, "remedy", h.Remedy, "resolution", string(res), "err", h.Err)
+			break
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
@@ -162,18 +204,33 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 	return f.finish(rep, start, errors.Join(errs...))
 }
 
+// halted returns the halt of an earlier pass, if any.
+func (f *Federator) halted() *HaltError {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.halt
+}
+
 func (f *Federator) finish(rep Report, start time.Time, err error) (Report, error) {
 	rep.Duration = f.opts.Now().Sub(start)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
+	if h := f.halted(); h != nil {
+		rep.Halted = h.Reason + ": " + h.Remedy
+	}
+	f.mu.Lock()
+	rep.LastExpired = maps.Clone(f.lastExpired)
+	f.mu.Unlock()
 	f.metrics.observe(rep, err)
 	f.mu.Lock()
 	f.last = rep
 	f.mu.Unlock()
-	if err != nil {
+	switch {
+	case rep.Halted != "":
+	case err != nil:
 		f.logger.Warn("federation pass finished with errors", "duration", rep.Duration, "err", err)
-	} else {
+	default:
 		f.logger.Info("federation pass finished", "duration", rep.Duration, "clusters", len(rep.Clusters), "merged_1h", rep.Merged[store.Hourly], "merged_1d", rep.Merged[store.Daily])
 	}
 	return rep, err
@@ -194,11 +251,32 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 		st.DuplicateProducers = mergeUnique(st.DuplicateProducers, duplicateProducers(ci.Index))
 	}
+	for _, ci := range indexes {
+		if errors.Is(ci.Err, store.ErrIndexVersion) {
+			return fmt.Errorf("federate %s: cluster %s: %w", res, ci.Cluster, ci.Err)
+		}
+	}
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
 	if err != nil {
 		return fmt.Errorf("federate %s: %w", res, err)
 	}
-	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: f.retainFrom(res)})
+	retainFrom := f.retainFrom(res)
+	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
+	maxShare := f.opts.MaxExpireShare
+	if f.opts.Force {
+		maxShare = 0
+	}
+	n := len(combined.Blocks) // the windows the combined store will hold before expiry
+	for _, wp := range plan {
+		if _, ok := combined.Find(time.Unix(wp.Start, 0)); !ok {
+			n++
+		}
+	}
+	if maxShare > 0 && float64(len(expired)) > maxShare*float64(n) {
+		// Checked before any merge, so the halting pass writes nothing.
+		return fmt.Errorf("federate %s: retention %s (windows ending at or before %s) would expire %d of the %d combined %s windows (%.0f %%) in one pass, more than retention.max_expire_share (%.0f %%): %w",
+			res, fmtRetention(f.opts.Retention[res]), retainFrom.UTC().Format(time.RFC3339), len(expired), n, res, 100*float64(len(expired))/float64(n), 100*maxShare, store.ErrExpireShare)
+	}
 
 	var errs []error
 	for _, wp := range plan {
@@ -208,17 +286,33 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 		q, err := f.mergeWindow(ctx, res, wp, combined)
 		rep.Quarantined = append(rep.Quarantined, q...)
+		if h := asHalt(err); h != nil {
+			return h // no further writes
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		rep.Merged[res]++
 	}
-	if len(expired) > 0 && ctx.Err() == nil {
-		if err := f.expire(ctx, res, expired); err != nil {
-			errs = append(errs, err)
-		} else {
-			rep.Expired[res] += len(expired)
+	if !retainFrom.IsZero() && ctx.Err() == nil {
+		// Every pass with a retention calls Expire, even when the plan found
+		// nothing to drop: it also finishes deletions an interrupted pass left.
+		expired, err := f.st.Expire(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{MaxShare: maxShare})
+		rep.Expired[res] += len(expired)
+		if len(expired) > 0 {
+			f.mu.Lock()
+			if f.lastExpired == nil {
+				f.lastExpired = map[store.Resolution]ExpiredSpan{}
+			}
+			f.lastExpired[res] = ExpiredSpan{At: f.opts.Now().UTC(), Windows: len(expired),
+				First: expired[0].Window().Start, Last: expired[len(expired)-1].Window().End}
+			f.mu.Unlock()
+			f.logger.Info("combined windows expired", "resolution", string(res), "windows", len(expired),
+				"first", expired[0].Window().Start, "last", expired[len(expired)-1].Window().End, "retain_from", retainFrom.UTC())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federate %s: %w", res, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -242,6 +336,14 @@ func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clust
 	}
 	_ = g.Wait()
 	return out
+}
+
+// fmtRetention writes whole days as config does ("91d").
+func fmtRetention(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 func (f *Federator) retainFrom(res store.Resolution) time.Time {
@@ -372,28 +474,6 @@ func (p *previousBlock) get(ctx context.Context) (store.Block, error) {
 	}
 	p.blk = &b
 	return b, nil
-}
-
-// expire drops combined windows past retention: index first, then objects,
-// so the index never lists a deleted object.
-func (f *Federator) expire(ctx context.Context, res store.Resolution, expired []store.IndexEntry) error {
-	ix, err := f.st.ReadIndex(ctx, store.CombinedID, res)
-	if err != nil {
-		return fmt.Errorf("expire %s: %w", res, err)
-	}
-	for _, e := range expired {
-		ix.Remove(time.Unix(e.Start, 0))
-	}
-	if err := f.st.WriteIndex(ctx, ix); err != nil {
-		return fmt.Errorf("expire %s: %w", res, err)
-	}
-	var errs []error
-	for _, e := range expired {
-		if err := f.st.DeleteBlock(ctx, store.CombinedID, res, e); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // duplicateProducers returns the producer instances of an index when they

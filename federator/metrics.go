@@ -18,6 +18,7 @@ type metrics struct {
 	stale           prometheus.Gauge
 	duplicateIDs    prometheus.Gauge
 	unreadableIndex prometheus.Gauge
+	halted          prometheus.Gauge
 }
 
 // newMetrics registers the federator's metrics on reg; a nil reg gives
@@ -26,7 +27,7 @@ func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metr
 	f := promauto.With(reg)
 	m := &metrics{
 		passes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "costfed_federator_passes_total", Help: "Federation passes by result (success, error).",
+			Name: "costfed_federator_passes_total", Help: "Federation passes by result (success, error, halted).",
 		}, []string{"result"}),
 		lastSuccess: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_last_successful_pass_timestamp_seconds", Help: "Unix time of the last pass that finished without errors.",
@@ -56,8 +57,11 @@ func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metr
 		unreadableIndex: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_unreadable_cluster_indexes", Help: "Clusters whose index the last pass could not read.",
 		}),
+		halted: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_halted", Help: "1 while the federator is halted (an unknown index version, a merge that would erase data, or an expiry over retention.max_expire_share): passes are skipped until it is restarted; the log line \"federator halted\" gives the reason.",
+		}),
 	}
-	for _, r := range []string{"success", "error"} {
+	for _, r := range []string{"success", "error", "halted"} {
 		m.passes.WithLabelValues(r)
 	}
 	for _, res := range resolutions {
@@ -69,9 +73,13 @@ func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metr
 
 func (m *metrics) observe(rep Report, err error) {
 	m.passDuration.Observe(rep.Duration.Seconds())
-	if err != nil {
+	switch {
+	case rep.Halted != "":
+		m.passes.WithLabelValues("halted").Inc()
+		m.halted.Set(1)
+	case err != nil:
 		m.passes.WithLabelValues("error").Inc()
-	} else {
+	default:
 		m.passes.WithLabelValues("success").Inc()
 		m.lastSuccess.Set(float64(rep.Started.Add(rep.Duration).Unix()))
 	}
@@ -98,4 +106,10 @@ func (m *metrics) observe(rep Report, err error) {
 	m.stale.Set(float64(stale))
 	m.duplicateIDs.Set(float64(dup))
 	m.unreadableIndex.Set(float64(unreadable))
+}
+
+// skipped counts a pass skipped because the federator is halted.
+func (m *metrics) skipped() {
+	m.passes.WithLabelValues("halted").Inc()
+	m.halted.Set(1)
 }

@@ -38,6 +38,32 @@ type ResolutionCoverage struct {
 	Quarantined int    `json:"quarantined"`
 	Pending     int    `json:"pending"`
 	IndexError  string `json:"indexError,omitempty"`
+	// Retention, Horizon and DueToExpire describe the combined store under a
+	// federator config (see ApplyRetention): windows ending at or before
+	// Horizon expire, DueToExpire of them on the next pass.
+	Retention   time.Duration `json:"retentionNs,omitempty"`
+	Horizon     time.Time     `json:"horizon,omitzero"`
+	DueToExpire int           `json:"dueToExpire,omitempty"`
+	// ends are the windows' ends, for ApplyRetention.
+	ends []int64
+}
+
+// ApplyRetention fills the combined resolutions' retention, horizon and the
+// windows the next pass would expire at now.
+func (c *Coverage) ApplyRetention(now time.Time, retention map[store.Resolution]time.Duration) {
+	for i := range c.Combined {
+		rc := &c.Combined[i]
+		d := retention[rc.Resolution]
+		if d <= 0 {
+			continue
+		}
+		rc.Retention, rc.Horizon, rc.DueToExpire = d, now.Add(-d).UTC(), 0
+		for _, end := range rc.ends {
+			if end <= rc.Horizon.Unix() {
+				rc.DueToExpire++
+			}
+		}
+	}
 }
 
 // Gap is a run of missing windows [Start, End).
@@ -93,6 +119,7 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 func describe(ix store.Index, res store.Resolution) ResolutionCoverage {
 	rc := ResolutionCoverage{Resolution: res, Windows: len(ix.Blocks)}
 	for i, e := range ix.Blocks {
+		rc.ends = append(rc.ends, e.End)
 		if e.Complete {
 			rc.Complete++
 		}

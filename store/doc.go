@@ -29,13 +29,41 @@
 // reads the plain JSON earlier builds wrote; the index version did not change.
 // Decompressed JSON is capped at MaxIndexSize (ErrIndexTooLarge).
 //
+// # Commit protocol
+//
+// Every change to a prefix (one cluster, or the combined store, and one
+// resolution) goes through Commit or Expire, which order bucket calls so that
+// a crash after any one of them (the call failing before or after it landed)
+// leaves every window the index lists readable, and rerunning the same call
+// ends byte for byte where an uninterrupted one ends. crash_test.go fails each
+// call of each operation in turn and checks both.
+//
+//   - Write (a new window): upload the block, then write the index listing
+//     it. A crash in between leaves an object no index lists; it is not
+//     committed, readers never see it, and the rerun overwrites it.
+//   - Replace (a rebuilt window; one object per window, so in place): write
+//     the index with the new digest announced beside the old one
+//     (pendingSize, pendingSha256), upload the block, then write the index
+//     with only the new digest. ReadBlock accepts either digest, so between
+//     the steps the window reads as its old or its new content. A digest
+//     matching neither means another writer or damage, and is an error. A
+//     commit refuses to replace a block that has data with an empty one
+//     (ErrWouldEraseData) unless told to.
+//   - Delete (Expire: windows past retention): write the index without the
+//     entries, then delete their objects. A crash in between leaves objects
+//     no index lists; each Expire also lists the prefix (the one place the
+//     store lists, and only for windows at or before the horizon) and deletes
+//     those, so the rerun converges. Expire can refuse to drop more than a
+//     share of the prefix at once (ExpireOptions.MaxShare, ErrExpireShare).
+//
+// The final index write of Commit runs on a context detached from the
+// caller's cancellation (bounded by Options.CommitTimeout), so a shutdown
+// does not leave uploaded data unconfirmed.
+//
 // # Caveats
 //
-//   - One object per window: a rebuild overwrites the block in place. Commit
-//     therefore announces the new digest in the index (pendingSha256) before it
-//     uploads and confirms after, and ReadBlock accepts either digest, so a
-//     crash between the steps leaves the window readable. A digest matching
-//     neither means another writer or damage, and is an error.
+//   - One object per window: a rebuild overwrites the block in place (see
+//     Replace above).
 //   - Parquet engines that glob the prefix directly (DuckDB, Athena) see
 //     uncommitted blocks too: after a crash, a new window's block may be
 //     visible to them before it is in the index.

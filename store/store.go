@@ -169,10 +169,10 @@ func (s *Store) Commit(ctx context.Context, blocks []Block, opts CommitOptions) 
 	return entries, nil
 }
 
-// WriteIndex replaces the index of ix's cluster and resolution. Callers that
-// drop entries (retention) write the index first and delete the dropped
-// entries' objects afterwards with DeleteBlock, so no committed entry ever
-// lacks its object.
+// WriteIndex replaces the index of ix's cluster and resolution as it is,
+// outside the commit protocol: for tools and tests that build an index by
+// hand. Dropping windows is Expire's job, which orders the index write and the
+// deletes.
 func (s *Store) WriteIndex(ctx context.Context, ix Index) error {
 	return s.uploadIndex(ctx, ix)
 }
@@ -257,9 +257,10 @@ func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolutio
 	return key, data, nil
 }
 
-// DeleteBlock removes a block object. Callers remove its index entry first, so
+// deleteBlock removes a block object; a missing object is not an error.
+// Expire calls it only after writing the index without the block's entry, so
 // a reader never finds a committed entry without its object.
-func (s *Store) DeleteBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) error {
+func (s *Store) deleteBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) error {
 	key := BlockKey(cluster, res, e.Window())
 	if err := s.bkt.Delete(ctx, key); err != nil && !s.bkt.IsObjNotFoundErr(err) {
 		return fmt.Errorf("delete block %s: %w", key, err)

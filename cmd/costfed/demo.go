@@ -141,6 +141,9 @@ func (d *demo) run(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(d.dir, "federated-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+filepath.Join(d.dir, "store")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	if err := writeDemoFederatorConfig(d.dir, d.cfg.Start, time.Now()); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	bkt, err := store.NewBucket(ctx, nil, storeCfg, nil)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -169,6 +172,25 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.step("federator", "merged %d hourly and %d daily windows into the combined store", rep.Merged[store.Hourly], rep.Merged[store.Daily])
 	return d.report(ctx)
+}
+
+// writeDemoFederatorConfig writes dir/federator.yaml for running the
+// federator over the demo's store afterwards. The demo's data is from 2024,
+// and retention counts back from the clock: the default (49h, 91d) would
+// expire all of it, so the config's retention reaches back to the data's
+// first day from now, plus ten years.
+func writeDemoFederatorConfig(dir string, dataStart, now time.Time) error {
+	days := int(math.Ceil(now.Sub(dataStart).Hours()/24)) + 3650
+	body := fmt.Sprintf(`# Written by costfed demo: costfed federator --config %s --once
+# The demo's data starts %s; retention counts back from the clock, so it
+# reaches back that far (plus ten years) to keep the demo's combined store.
+store: federated-store.yaml
+retention:
+  1h: %dd
+  1d: %dd
+listen_address: 127.0.0.1:9005
+`, filepath.Join(dir, "federator.yaml"), dataStart.UTC().Format("2006-01-02"), days, days)
+	return os.WriteFile(filepath.Join(dir, "federator.yaml"), []byte(body), 0o600)
 }
 
 // backfill runs one cluster's agent over the whole simulated range, as
@@ -270,6 +292,7 @@ func (d *demo) report(ctx context.Context) error {
 	// nothing.
 	if d.keep {
 		fmt.Fprintf(w, "Store: %s\nLook around: costfed status --store %s\n", filepath.Join(d.dir, "store"), filepath.Join(d.dir, "federated-store.yaml"))
+		fmt.Fprintf(w, "Federate again: costfed federator --config %s --once\n", filepath.Join(d.dir, "federator.yaml"))
 	}
 	return nil
 }

@@ -41,6 +41,40 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "cluster-01")
 
+	// Issue 16 row 6: the federator run on the demo's store afterwards keeps
+	// it: with the demo's federator.yaml nothing expires, and with the
+	// default retention (which would expire all of 2024) it halts instead.
+	combined := func() string {
+		t.Helper()
+		objs, err := os.ReadDir(filepath.Join(dir, "store", "federated", "combined", "etl", "parquet", "allocations", "1h"))
+		require.NoError(t, err)
+		ix, err := os.ReadFile(filepath.Join(dir, "store", "federated", "combined", "etl", "parquet", "allocations", "1d", "index.json"))
+		require.NoError(t, err)
+		return strconv.Itoa(len(objs)) + string(ix)
+	}
+	before := combined()
+	code, out, errOut = runCmd(t, "federator", "--config", filepath.Join(dir, "federator.yaml"), "--once")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "merged_1h=0 merged_1d=0 expired=0", out)
+	require.Equal(t, before, combined())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "default.yaml"), []byte("store: federated-store.yaml\n"), 0o600))
+	code, out, errOut = runCmd(t, "federator", "--config", filepath.Join(dir, "default.yaml"), "--once")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, errOut, "federator halted (expire share)")
+	require.Contains(t, errOut, "(100 %) in one pass, more than retention.max_expire_share (50 %)")
+	require.Contains(t, errOut, "--force")
+	require.Contains(t, out, "halted: expire share")
+	require.Equal(t, before, combined(), "a halted pass expired something")
+
+	// status shows each resolution's horizon and what the next pass expires.
+	code, out, errOut = runCmd(t, "status", "--config", filepath.Join(dir, "default.yaml"))
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `1h\s+49h\s+\S+\s+24 of 24 \(100 %\)\s+over retention.max_expire_share \(50 %\): the next pass halts unless --force`, out)
+	require.Regexp(t, `1d\s+91d\s+\S+\s+1 of 1 \(100 %\)`, out)
+	code, out, errOut = runCmd(t, "status", "--config", filepath.Join(dir, "federator.yaml"))
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `1h\s+\d+d\s+\S+\s+0 of 24 \(0 %\)\s*\n`, out)
+
 	code, _, _ = runCmd(t, "demo", "--clusters", "0")
 	require.Equal(t, 2, code)
 }

@@ -19,9 +19,10 @@ import (
 // into the combined store, once (--once, for a Kubernetes Job) or on the
 // config's cron schedule, serving /metrics, /healthz and /status.
 func runFederator(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "federator", "federator --config federator.yaml [--once]")
+	fs := newFlagSet(e, "federator", "federator --config federator.yaml [--once] [--force]")
 	cfgPath := fs.String("config", "", "path of federator.yaml (required)")
 	once := fs.Bool("once", false, "run one pass and exit (status 1 if it had errors); for a Job or CronJob")
+	force := fs.Bool("force", false, "expire what retention says even when it is more than retention.max_expire_share of the combined store")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -38,13 +39,15 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	}
 	defer bkt.Close()
 	fed := federator.New(store.New(bkt, store.Options{Logger: logger}), federator.Options{
-		Allowed:    cfg.Clusters.Allowed,
-		Cutoff:     cfg.Cutoff.Time,
-		Retention:  map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
-		StaleAfter: time.Duration(cfg.StaleAfter),
-		Version:    version,
-		Logger:     logger,
-		Registerer: reg,
+		Allowed:        cfg.Clusters.Allowed,
+		Cutoff:         cfg.Cutoff.Time,
+		Retention:      map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
+		MaxExpireShare: cfg.Retention.MaxExpireShare,
+		Force:          *force,
+		StaleAfter:     time.Duration(cfg.StaleAfter),
+		Version:        version,
+		Logger:         logger,
+		Registerer:     reg,
 	})
 
 	if *once {
@@ -60,6 +63,8 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	defer func() { _ = ops.Stop(ctx) }()
 
 	c := cron.New(cron.WithChain(cron.Recover(cronLogger{logger}), cron.SkipIfStillRunning(cronLogger{logger})))
+	// A halted federator (federator.HaltError) skips every later pass without
+	// touching the store until it is restarted; the schedule keeps ticking.
 	pass := func() { _, _ = fed.RunOnce(ctx) }
 	if _, err := c.AddFunc(cfg.Schedule, pass); err != nil {
 		return usagef("schedule %q: %v", cfg.Schedule, err)
@@ -77,6 +82,14 @@ func printPassSummary(e *env, rep federator.Report) {
 	fmt.Fprintf(e.stdout, "clusters=%d merged_1h=%d merged_1d=%d expired=%d quarantined=%d duration=%s\n",
 		len(rep.Clusters), rep.Merged[store.Hourly], rep.Merged[store.Daily],
 		rep.Expired[store.Hourly]+rep.Expired[store.Daily], len(rep.Quarantined), rep.Duration.Round(time.Millisecond))
+	for _, res := range store.Resolutions {
+		if x, ok := rep.LastExpired[res]; ok && rep.Expired[res] > 0 {
+			fmt.Fprintf(e.stdout, "expired %s: %d windows, %s .. %s\n", res, x.Windows, x.First.Format(time.RFC3339), x.Last.Format(time.RFC3339))
+		}
+	}
+	if rep.Halted != "" {
+		fmt.Fprintf(e.stdout, "halted: %s\n", rep.Halted)
+	}
 	for _, q := range rep.Quarantined {
 		fmt.Fprintf(e.stdout, "quarantined %s: %s\n", q.Key, q.Reason)
 	}

@@ -21,8 +21,9 @@ import (
 // runStatus implements "costfed status": coverage per cluster and resolution
 // read from the store's index objects.
 func runStatus(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "status", "status [--store federated-store.yaml] [--format table|json] [--stale-after 3h]")
-	storePath := fs.String("store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data)")
+	fs := newFlagSet(e, "status", "status [--store federated-store.yaml | --config federator.yaml] [--format table|json] [--stale-after 3h]")
+	storePath := fs.String("store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data, or federator.yaml's store with --config)")
+	fedPath := fs.String("config", "", "path of federator.yaml: also show the combined store's retention horizon and what the next pass expires")
 	format := fs.String("format", "table", "output format: table or json")
 	staleAfter := durationFlagOf(fs, "stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
 	var lf logFlags
@@ -40,11 +41,22 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
+	var fedCfg *config.Federator
+	if *fedPath != "" {
+		cfg, _, err := loadFederatorConfig(e, *fedPath, lf)
+		if err != nil {
+			return err
+		}
+		fedCfg = &cfg
+		if *storePath == "" {
+			*storePath = cfg.Store
+		}
+	}
+	storeCfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
 	if err != nil {
 		return usageError{err}
 	}
-	if dir, missing := missingStoreDir(cfg); missing {
+	if dir, missing := missingStoreDir(storeCfg); missing {
 		// An empty table would read as "no clusters yet"; a wrong path
 		// (or the default ./data, run from another directory) is likelier.
 		return fmt.Errorf("store directory %s does not exist: nothing was ever written there (check --store, or the directory in the store config)", dir)
@@ -54,9 +66,15 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer bkt.Close()
-	cov, err := federator.ReadCoverage(ctx, store.New(bkt, store.Options{Logger: logger}), time.Now(), *staleAfter)
+	now := time.Now()
+	cov, err := federator.ReadCoverage(ctx, store.New(bkt, store.Options{Logger: logger}), now, *staleAfter)
 	if err != nil {
 		return err
+	}
+	maxShare := 0.0
+	if fedCfg != nil {
+		cov.ApplyRetention(now, map[store.Resolution]time.Duration{store.Hourly: time.Duration(fedCfg.Retention.Hourly), store.Daily: time.Duration(fedCfg.Retention.Daily)})
+		maxShare = fedCfg.Retention.MaxExpireShare
 	}
 	if *format == "json" {
 		enc := json.NewEncoder(e.stdout)
@@ -64,6 +82,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(cov)
 	}
 	printCoverage(e.stdout, cov)
+	if fedCfg != nil {
+		printRetention(e.stdout, cov, maxShare)
+	}
 	return nil
 }
 
@@ -76,6 +97,29 @@ func missingStoreDir(cfg config.Store) (string, bool) {
 	dir := filepath.Join(cfg.Location(), filepath.FromSlash(strings.Trim(cfg.Prefix, "/")))
 	_, err := os.Stat(dir)
 	return dir, errors.Is(err, fs.ErrNotExist)
+}
+
+// printRetention prints the combined store's retention horizon per
+// resolution and what the next federator pass would expire.
+func printRetention(w io.Writer, cov federator.Coverage, maxShare float64) {
+	fmt.Fprintln(w, "\nRetention of the combined store (windows ending at or before the horizon expire):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RES\tRETENTION\tHORIZON\tDUE TO EXPIRE\tNOTE")
+	for _, r := range cov.Combined {
+		if r.Horizon.IsZero() {
+			continue
+		}
+		note := ""
+		if r.Windows > 0 && float64(r.DueToExpire) > maxShare*float64(r.Windows) {
+			note = fmt.Sprintf("over retention.max_expire_share (%.0f %%): the next pass halts unless --force", 100*maxShare)
+		}
+		share := 0.0
+		if r.Windows > 0 {
+			share = 100 * float64(r.DueToExpire) / float64(r.Windows)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d of %d (%.0f %%)\t%s\n", r.Resolution, config.Duration(r.Retention), fmtTime(r.Horizon), r.DueToExpire, r.Windows, share, note)
+	}
+	_ = tw.Flush()
 }
 
 func printCoverage(w io.Writer, cov federator.Coverage) {
