@@ -1,15 +1,22 @@
 // Command costfed is the single binary of the costfed project: one subcommand
-// per job (federator, status, simulate, config check, version; agent, backfill,
-// rebuild, serve, query and demo as they land). It parses flags, loads config
-// and wires the library packages together; no behaviour lives here.
+// per job (agent, backfill, rebuild, federator, serve, query, status, demo,
+// simulate, config check, version). It parses flags, loads config and wires
+// the library packages together; no behaviour lives here.
 //
 // # Caveats
 //
 //   - A bad flag, a bad config or a bad window is one line on stderr and exit
 //     status 2 (usageError); a failed run is exit status 1. Nothing panics.
+//     --help goes to stdout.
 //   - Subcommands read the process only through env (streams and environment
 //     lookups), so tests run them in-process with run().
-//   - Long-running commands (federator; agent and serve later) stop on SIGINT
-//     or SIGTERM and let a running pass finish; commit-critical writes run on
-//     a detached, bounded context inside store.
+//   - Long-running commands (agent, federator, serve) stop on SIGINT or
+//     SIGTERM and let a running pass or build finish within a grace period;
+//     commit-critical writes run on a detached, bounded context inside store.
+//   - The agent starts serving /healthz, /readyz, /metrics and /status before
+//     it calls Prometheus, and keeps retrying a source that is down; backfill
+//     and rebuild fail at once instead. backfill and rebuild can read a TSDB
+//     directory (prometheus.tsdb_path); the agent cannot.
+//   - Range runs (agent ticks, backfill, rebuild) build hourly windows before
+//     daily ones, so a day can be summed from the hours just built.
 package main
