@@ -77,6 +77,9 @@ func TestComputeRecreatedPodIsOneRow(t *testing.T) {
 	require.Equal(t, "statefulset", r.Properties.ControllerKind)
 	require.Equal(t, f.w.Start, r.Start)
 	require.Equal(t, f.w.End, r.End)
+	// As in OpenCost, minutes are the span from the first start to the last
+	// end (issue 13 point 8); the hours above count the running time only.
+	require.Equal(t, 60.0, r.Minutes())
 	require.Equal(t, allocation.PriceSourceMetrics, r.PriceSource)
 }
 
