@@ -242,10 +242,13 @@ type SummaryResponse struct {
 	Warnings []string    `json:"warnings,omitempty"`
 }
 
-// SummaryData holds the summary sets.
+// SummaryData holds the summary sets. Step is in nanoseconds, as OpenCost's
+// SummaryAllocationSetRange marshals its time.Duration: the query's step, or
+// the window's length when it has none.
 type SummaryData struct {
-	Sets   []SummarySet `json:"sets"`
-	Window WindowJSON   `json:"window"`
+	Step   time.Duration `json:"step"`
+	Sets   []SummarySet  `json:"sets"`
+	Window WindowJSON    `json:"window"`
 }
 
 // SummarySet is one step of a summary.
@@ -262,22 +265,36 @@ type SummaryJSON struct {
 	CPUCoreRequestAverage Number    `json:"cpuCoreRequestAverage"`
 	CPUCoreUsageAverage   Number    `json:"cpuCoreUsageAverage"`
 	CPUCost               Number    `json:"cpuCost"`
+	CPUCostIdle           Number    `json:"cpuCostIdle"`
+	GPURequestAverage     Number    `json:"gpuRequestAverage"`
+	GPUUsageAverage       Number    `json:"gpuUsageAverage"`
 	GPUCost               Number    `json:"gpuCost"`
+	GPUCostIdle           Number    `json:"gpuCostIdle"`
 	NetworkCost           Number    `json:"networkCost"`
 	LoadBalancerCost      Number    `json:"loadBalancerCost"`
 	PVCost                Number    `json:"pvCost"`
 	RAMByteRequestAverage Number    `json:"ramByteRequestAverage"`
 	RAMByteUsageAverage   Number    `json:"ramByteUsageAverage"`
 	RAMCost               Number    `json:"ramCost"`
+	RAMCostIdle           Number    `json:"ramCostIdle"`
 	SharedCost            Number    `json:"sharedCost"`
 	ExternalCost          Number    `json:"externalCost"`
 	TotalCost             Number    `json:"totalCost"`
+	// Efficiency is OpenCost's name (SummaryAllocation.Efficiency: the
+	// cost-weighted CPU and RAM efficiency, 0 for idle rows);
+	// TotalEfficiency is the same number under the full /allocation name.
+	Efficiency      Number `json:"efficiency"`
+	TotalEfficiency Number `json:"totalEfficiency"`
 }
 
-// NewSummaryResponse converts an answer over window w to the summary form.
-func NewSummaryResponse(ans Answer, w allocation.Window) SummaryResponse {
+// NewSummaryResponse converts an answer over window w, in steps of step (0:
+// the whole window), to the summary form.
+func NewSummaryResponse(ans Answer, w allocation.Window, step time.Duration) SummaryResponse {
+	if step <= 0 {
+		step = w.Duration()
+	}
 	out := SummaryResponse{Code: 200, Status: "success", Warnings: ans.Warnings,
-		Data: SummaryData{Sets: make([]SummarySet, len(ans.Sets)), Window: WindowJSON{Start: w.Start, End: w.End}}}
+		Data: SummaryData{Step: step, Sets: make([]SummarySet, len(ans.Sets)), Window: WindowJSON{Start: w.Start, End: w.End}}}
 	for i, s := range ans.Sets {
 		set := SummarySet{Allocations: make(map[string]SummaryJSON, len(s.Allocations)), Window: WindowJSON{Start: s.Window.Start, End: s.Window.End}}
 		for j := range s.Allocations {
@@ -289,7 +306,14 @@ func NewSummaryResponse(ans Answer, w allocation.Window) SummaryResponse {
 				LoadBalancerCost: Number(a.LoadBalancerTotalCost()), PVCost: Number(a.PVTotalCost()),
 				RAMByteRequestAverage: Number(a.RAMBytesRequestAverage), RAMByteUsageAverage: Number(a.RAMBytesUsageAverage),
 				RAMCost: Number(a.RAMTotalCost()), SharedCost: Number(a.SharedCost), ExternalCost: Number(a.ExternalCost),
-				TotalCost: Number(a.TotalCost()),
+				TotalCost:   Number(a.TotalCost()),
+				CPUCostIdle: Number(a.CPUCostIdle), GPUCostIdle: Number(a.GPUCostIdle), RAMCostIdle: Number(a.RAMCostIdle),
+				GPURequestAverage: Number(a.GPURequestAverage), GPUUsageAverage: Number(a.GPUUsageAverage),
+			}
+			if !a.IsIdle() {
+				sj := set.Allocations[a.Name]
+				sj.Efficiency, sj.TotalEfficiency = Number(a.TotalEfficiency()), Number(a.TotalEfficiency())
+				set.Allocations[a.Name] = sj
 			}
 		}
 		out.Data.Sets[i] = set

@@ -170,7 +170,7 @@ func (h *handler) serveQuery(w http.ResponseWriter, r *http.Request, summary, ku
 	}
 	ans.Warnings = append(notes, ans.Warnings...)
 	if summary {
-		h.writeOK(w, NewSummaryResponse(ans, q.Window))
+		h.writeOK(w, NewSummaryResponse(ans, q.Window, q.Step))
 		return
 	}
 	h.writeOK(w, NewResponse(ans))
