@@ -5,10 +5,13 @@
 #   COSTFED_BENCH_API_DIR=/work/bench/m30 go test ./api -run '^$' -bench PlainArrow -benchtime 1x   # writes the fixture
 #   go build -o /tmp/costfed-new ./cmd/costfed      # and /tmp/costfed-base from an older commit, or VERSIONS=new
 #   (cd tools/duckdb && go build -o /tmp/duckq ./cmd/duckq)
-#   /tmp/m30-store.yaml: {type: FILESYSTEM, config: {directory: $DIR}}; /tmp/m30-fed.yaml: {store: /tmp/m30-store.yaml}
+#   a store config {type: FILESYSTEM, config: {directory: $DIR}} and a federator.yaml {store: that file}
+#   (STORE_YAML, FED_YAML; defaults /tmp/m30-store.yaml, /tmp/m30-fed.yaml); WINDOW overrides the month.
 set -u
-W=2024-01-01T00:00:00Z,2024-01-31T00:00:00Z
+W=${WINDOW:-2024-01-01T00:00:00Z,2024-01-31T00:00:00Z}
 DIR=${DIR:-/work/bench/m30}
+STORE_YAML=${STORE_YAML:-/tmp/m30-store.yaml}
+FED_YAML=${FED_YAML:-/tmp/m30-fed.yaml}
 qargs() {
   case $1 in
     namespace) echo --aggregate namespace ;;
@@ -25,12 +28,12 @@ done
 for v in ${VERSIONS:-new base}; do
   for q in namespace cluster label nsfilter; do
     if [ $q = nsfilter ]; then
-      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store /tmp/m30-store.yaml --window $W --aggregate namespace --filter 'namespace:"ns-3"' --format csv > /dev/null
+      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W --aggregate namespace --filter 'namespace:"ns-3"' --format csv > /dev/null
     else
-      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store /tmp/m30-store.yaml --window $W $(qargs $q) --format csv > /dev/null
+      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W $(qargs $q) --format csv > /dev/null
     fi
   done
-  /tmp/costfed-$v serve --config /tmp/m30-fed.yaml --listen 127.0.0.1:19003 > /tmp/serve-$v.log 2>&1 &
+  /tmp/costfed-$v serve --config "$FED_YAML" --listen 127.0.0.1:19003 > /tmp/serve-$v.log 2>&1 &
   pid=$!
   for i in $(seq 1 100); do curl -sf http://127.0.0.1:19003/healthz >/dev/null && break; sleep 0.1; done
   for q in namespace cluster label nsfilter; do
