@@ -69,7 +69,9 @@ type RepairReport struct {
 // (DecodeBlock: footer, schema, key, row count); its entry is computed from
 // its bytes and rows exactly as Commit computes it (size, SHA-256, rows, total
 // cost, footer metadata), so repairing a prefix whose index was lost gives
-// back the index Commit wrote, pending replacements aside. A block that fails
+// back the index Commit wrote, pending replacements aside. When the previous
+// index is readable, an entry whose size and digest match the object is kept
+// as it is. A block that fails
 // is set aside: reported with its *BlockError and left out of the index, never
 // deleted or moved. The index is then written with the same atomic write the
 // commit protocol uses, unless opts.DryRun is set or the object already holds
@@ -134,6 +136,12 @@ func (s *Store) RepairIndex(ctx context.Context, cluster string, res Resolution,
 			continue
 		case err != nil:
 			return rep, fmt.Errorf("repair %s: %w", prefix, err)
+		}
+		if prev, ok := old.Find(e.Window().Start); ok && prev.End == e.End && prev.PendingSHA256 == "" && prev.Size == e.Size && prev.SHA256 == e.SHA256 {
+			// The readable index already has the entry of these very bytes:
+			// keep it as its commit wrote it (an earlier build may have
+			// summed the total in another order, a last-bit difference).
+			e = prev
 		}
 		ix.Put(e)
 	}

@@ -194,3 +194,19 @@ func TestRepairIndexEmptyPrefixAndTransportErrors(t *testing.T) {
 	_, err = st.RepairIndex(ctx, "../x", Daily, RepairOptions{})
 	require.Error(t, err)
 }
+
+// A readable index whose entries match the objects' digests is kept as it
+// is, even when an earlier build computed a total a last bit differently.
+func TestRepairIndexKeepsMatchingEntries(t *testing.T) {
+	ctx := context.Background()
+	st, bkt, want := repairFixture(t, "cluster-a")
+	want.Blocks[0].TotalCost += 1e-9
+	require.NoError(t, st.WriteIndex(ctx, want))
+	before := snapshot(t, bkt)
+	rep, err := st.RepairIndex(ctx, "cluster-a", Daily, RepairOptions{})
+	require.NoError(t, err)
+	require.True(t, rep.Unchanged)
+	require.False(t, rep.Written)
+	require.Equal(t, want.Blocks, rep.Index.Blocks)
+	require.Equal(t, before, snapshot(t, bkt))
+}
