@@ -45,7 +45,7 @@ type RepairReport struct {
 	// SetAside are the block objects that failed verification, each a
 	// *BlockError naming the key and the reason. They are left where they
 	// are, unlisted: nothing reads them, and the next commit of their window
-	// writes over them (Expire's sweep deletes them once past retention).
+	// writes over them (and Expire's sweep deletes them once past retention).
 	SetAside []*BlockError
 	// Dropped are the windows the previous (readable) index listed that the
 	// rebuilt one does not: their object is missing or was set aside.
