@@ -19,6 +19,13 @@
 //     cluster's own prefix.
 //   - A cluster whose index cannot be read keeps its combined rows; only a
 //     cluster that is gone (or denied) leaves the combined store.
+//   - A combined index that cannot be read (truncated, empty, garbage) is
+//     rebuilt from the combined blocks at the start of the pass
+//     (store.RepairIndex), logged as a warning and listed in
+//     Report.RepairedIndexes. Intact blocks keep their lineage and are not
+//     merged again; a combined block that fails verification is reported as
+//     quarantined, left out of the index, and its window merged again in the
+//     same pass. An index of a newer version is a halt, not rebuilt.
 //   - Some failures are halts (*HaltError): an index of an unknown version, a
 //     merge that would erase data, or a pass that would expire more than
 //     retention.max_expire_share of a resolution. A halted federator stops

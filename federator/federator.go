@@ -103,6 +103,9 @@ type Report struct {
 	Expired     map[store.Resolution]int `json:"expired"`
 	Quarantined []Quarantined            `json:"quarantined"`
 	Errors      []string                 `json:"errors,omitempty"`
+	// RepairedIndexes are the combined index keys this pass found
+	// unreadable and rebuilt from the combined blocks.
+	RepairedIndexes []string `json:"repairedIndexes,omitempty"`
 	// LastExpired is, per resolution, the last expiry this federator made
 	// (in this pass or an earlier one since it started).
 	LastExpired map[store.Resolution]ExpiredSpan `json:"lastExpired,omitempty"`
@@ -257,6 +260,9 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 	}
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
+	if repairable(err) {
+		combined, err = f.repairCombined(ctx, res, err, rep)
+	}
 	if err != nil {
 		return fmt.Errorf("federate %s: %w", res, err)
 	}
@@ -316,6 +322,37 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// repairable reports whether a combined index read failed because the object
+// is damaged (truncated, empty, garbage), which the blocks can repair. An
+// index written by a newer costfed, or too large to read, is not rebuilt: a
+// rebuild would downgrade the one or write the other again.
+func repairable(err error) bool {
+	var ie *store.IndexError
+	return errors.As(err, &ie) && !errors.Is(err, store.ErrIndexVersion) && !errors.Is(err, store.ErrIndexTooLarge)
+}
+
+// repairCombined rebuilds an unreadable combined index from the combined
+// blocks (store.RepairIndex) and returns it. Blocks that fail verification
+// are left out and reported as quarantined, so the plan re-merges their
+// windows in this pass; intact blocks keep their lineage and are not merged
+// again. The federator is the combined store's only writer, so the repair
+// needs no other process stopped.
+func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, readErr error, rep *Report) (store.Index, error) {
+	f.logger.Warn("combined index unreadable: rebuilding it from the combined blocks", "resolution", string(res), "err", readErr)
+	rr, err := f.st.RepairIndex(ctx, store.CombinedID, res, store.RepairOptions{})
+	if err != nil {
+		return store.Index{}, fmt.Errorf("combined index unreadable (%v), and rebuilding it failed: %w", readErr, err)
+	}
+	for _, be := range rr.SetAside {
+		rep.Quarantined = append(rep.Quarantined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error()})
+		f.logger.Warn("combined block set aside while rebuilding the index; its window is merged again", "key", be.Key, "reason", be.Reason, "detail", be.Detail)
+	}
+	rep.RepairedIndexes = append(rep.RepairedIndexes, store.IndexKey(store.CombinedID, res))
+	f.logger.Warn("combined index rebuilt from the combined blocks", "resolution", string(res),
+		"blocks", rr.Found, "entries", len(rr.Index.Blocks), "set_aside", len(rr.SetAside))
+	return rr.Index, nil
 }
 
 // readIndexes reads every cluster's index with bounded concurrency. A missing

@@ -398,3 +398,53 @@ func TestFederatorAgainstS3(t *testing.T) {
 	require.Equal(t, 1, rep.Merged[store.Daily])
 	require.Len(t, combinedRows(t, st, 2), 10)
 }
+
+// Issue 16 item 2 (table rows 1, 2 and 7): an unreadable combined index is
+// rebuilt from the combined blocks at the start of a pass. Intact blocks keep
+// their lineage and are not merged again; a damaged one is set aside and its
+// window re-merged, so the store ends where an undamaged one is.
+func TestFederatorRepairsUnreadableCombinedIndex(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 30, 1), clusterBlock("a", 1, 20, 2))
+	commit(t, st, clusterBlock("b", 0, 25, 3), clusterBlock("b", 1, 15, 4))
+	f := newFederator(st, nil)
+	_, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	want := snapshot(t, mem, "federated/combined/")
+	indexKey := store.IndexKey(store.CombinedID, store.Daily)
+	ix, err := st.ReadIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 2)
+
+	for _, garbage := range []string{"garbage\n", "", want[indexKey][:len(want[indexKey])/2]} {
+		require.NoError(t, mem.Upload(ctx, indexKey, strings.NewReader(garbage)))
+		rep, err := newFederator(st, nil).RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{indexKey}, rep.RepairedIndexes)
+		require.Zero(t, rep.Merged[store.Daily], "intact combined blocks are not merged again")
+		require.Empty(t, rep.Quarantined)
+		require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
+	}
+
+	// A truncated combined block as well: set aside, and its window merged
+	// again in the same pass.
+	badKey := store.BlockKey(store.CombinedID, store.Daily, dayWindow(1))
+	require.NoError(t, mem.Upload(ctx, badKey, strings.NewReader(want[badKey][:len(want[badKey])/3])))
+	require.NoError(t, mem.Upload(ctx, indexKey, strings.NewReader("garbage\n")))
+	rep, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{indexKey}, rep.RepairedIndexes)
+	require.Len(t, rep.Quarantined, 1)
+	require.Equal(t, badKey, rep.Quarantined[0].Key)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Equal(t, unionRows(t, st, []string{"a", "b"}, 1), combinedRows(t, st, 1))
+	require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
+
+	// The next pass finds the store healthy.
+	rep, err = newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Empty(t, rep.RepairedIndexes)
+	require.Zero(t, rep.Merged[store.Daily])
+}

@@ -60,6 +60,17 @@
 // caller's cancellation (bounded by Options.CommitTimeout), so a shutdown
 // does not leave uploaded data unconfirmed.
 //
+// # Repair
+//
+// RepairIndex rebuilds a prefix's index from its block objects (costfed
+// repair): it lists the prefix, verifies each block with DecodeBlock,
+// computes its entry with the code Commit uses (so intact blocks give back
+// the lost index exactly), sets aside blocks that fail (reported with their
+// *BlockError, left unlisted, never deleted or moved) and writes the index
+// with the atomic index write above, unless it is a dry run or the index
+// already holds those bytes. It takes no lock: the prefix's writer (agent or
+// federator) must be stopped while it runs.
+//
 // # Caveats
 //
 //   - One object per window: a rebuild overwrites the block in place (see

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -191,11 +193,23 @@ func (s *Store) uploadIndex(ctx context.Context, ix Index) error {
 
 func hasData(e IndexEntry) bool { return e.Rows > 0 && e.TotalCost != 0 }
 
+// entryFor is the index entry of block b encoded as data. Commit and
+// RepairIndex both build entries here, so an index rebuilt from the objects
+// equals the one the commits wrote.
 func entryFor(b Block, data []byte) IndexEntry {
 	sum := sha256.Sum256(data)
+	// Sum in the order the file holds the rows (by name), so the total of a
+	// block is the same float whether computed before encoding or after
+	// decoding it.
 	var total float64
-	for i := range b.Rows {
-		total += b.Rows[i].TotalCost()
+	if slices.IsSortedFunc(b.Rows, func(x, y allocation.Allocation) int { return cmp.Compare(x.Name, y.Name) }) {
+		for i := range b.Rows {
+			total += b.Rows[i].TotalCost()
+		}
+	} else {
+		for _, r := range sortedRows(b.Rows) {
+			total += r.TotalCost()
+		}
 	}
 	return IndexEntry{
 		Start:            b.Meta.Window.Start.Unix(),

@@ -1,6 +1,6 @@
 // Command costfed is the single binary of the costfed project: one subcommand
-// per job (agent, backfill, rebuild, federator, serve, query, status, demo,
-// simulate, config check, version). It parses flags, loads config and wires
+// per job (agent, backfill, rebuild, federator, serve, query, status, repair,
+// demo, simulate, config check, version). It parses flags, loads config and wires
 // the library packages together; no behaviour lives here.
 //
 // # Caveats

@@ -90,6 +90,9 @@ func printPassSummary(e *env, rep federator.Report) {
 	if rep.Halted != "" {
 		fmt.Fprintf(e.stdout, "halted: %s\n", rep.Halted)
 	}
+	for _, key := range rep.RepairedIndexes {
+		fmt.Fprintf(e.stdout, "repaired %s: it was unreadable; rebuilt from the combined blocks\n", key)
+	}
 	for _, q := range rep.Quarantined {
 		fmt.Fprintf(e.stdout, "quarantined %s: %s\n", q.Key, q.Reason)
 	}

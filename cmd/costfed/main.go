@@ -60,6 +60,7 @@ func commands() []command {
 		{name: "rebuild", summary: "recompute and replace the blocks of a time range (never with empty ones unless --force)", run: runRebuild},
 		{name: "demo", summary: "simulate a fleet and run agents, federator and a cost report locally, no servers", run: runDemo},
 		{name: "federator", summary: "merge every cluster's blocks into the combined store", run: runFederator},
+		{name: "repair", summary: "rebuild a prefix's index from its blocks, setting aside blocks that fail verification", run: runRepair},
 		{name: "status", summary: "coverage per cluster and resolution: windows, gaps, staleness, federation", run: runStatus},
 		{name: "simulate", summary: "write a simulated fleet's metrics and ground truth", run: runSimulate},
 		{name: "serve", summary: "serve the OpenCost-compatible allocation API over the combined store", run: runServe},
