@@ -463,15 +463,50 @@ func (a *Answer) warnMissing(missing []allocation.Window) {
 	a.warnf("no data for %s", strings.Join(parts, "; "))
 }
 
+// warnIncomplete warns about the blocks read that are not complete. A block
+// that lacks a cluster's current data (the lineage records a quarantined
+// input or a damaged cluster) gets a warning per cluster and reason naming
+// the blocks' windows; the others are open or settling.
 func (a *Answer) warnIncomplete(blocks []plannedBlock) {
-	n := 0
+	type gap struct{ cluster, reason string }
+	var order []gap
+	windows := map[gap][]string{}
+	open := 0
 	for _, b := range blocks {
-		if !b.entry.Complete {
-			n++
+		missing := false
+		for _, src := range b.entry.Sources {
+			if !src.Missing() {
+				continue
+			}
+			missing = true
+			g := gap{src.Cluster, "block quarantined: " + src.Reason}
+			if src.Quarantined == "" {
+				g.reason = "cluster damaged: " + src.Reason
+			} else if src.Reason == "" {
+				g.reason = "block quarantined"
+			}
+			kept := "its last federated costs kept"
+			if src.SHA256 == "" {
+				kept = "none of its costs"
+			}
+			if _, ok := windows[g]; !ok {
+				order = append(order, g)
+			}
+			windows[g] = append(windows[g], fmt.Sprintf("%s block %s (%s)", b.res, spanOf(b.entry.Window()), kept))
+		}
+		if !missing && !b.entry.Complete {
+			open++
 		}
 	}
-	if n > 0 {
-		a.warnf("%d of %d blocks read are not complete yet (their window is open or settling); their costs may still grow", n, len(blocks))
+	for _, g := range order {
+		ws := windows[g]
+		if len(ws) > maxListed {
+			ws = append(ws[:maxListed:maxListed], fmt.Sprintf("and %d more", len(ws)-maxListed))
+		}
+		a.warnf("cluster %s's current costs are missing (%s) from %s", g.cluster, g.reason, strings.Join(ws, "; "))
+	}
+	if open > 0 {
+		a.warnf("%d of %d blocks read are not complete yet (their window is open or settling); their costs may still grow", open, len(blocks))
 	}
 }
 

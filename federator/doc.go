@@ -6,19 +6,26 @@
 // inputs differ from the lineage its combined block records), merges and
 // commits them through store.Commit, and expires combined windows past
 // retention through store.Expire. A pass where nothing changed reads only
-// index objects and writes nothing.
+// index objects (and lists the prefix of a cluster whose index is empty or
+// unreadable) and writes nothing.
 //
 // # What may surprise
 //
 //   - Combined blocks are deterministic: rows sorted by name, build time the
 //     newest input's, the same producer instance for every federator, so two
 //     racing federators write the same bytes and converge.
+//   - The federator never writes to a cluster's own prefix.
 //   - A cluster block that cannot be read is quarantined with a reason: the
-//     rows the combined block already had for that cluster are kept, so a bad
-//     upload never erases a cluster's costs. The federator never writes to a
-//     cluster's own prefix.
-//   - A cluster whose index cannot be read keeps its combined rows; only a
-//     cluster that is gone (or denied) leaves the combined store.
+//     rows the combined block already had for that cluster are kept, the
+//     lineage records the quarantined digest and the reason, so answers over
+//     it warn naming the cluster, the window and the reason.
+//   - A cluster whose prefix holds blocks but whose index is missing or
+//     unreadable is damaged, not gone: its combined rows are kept (its
+//     windows are rewritten once to record the damage in their lineage),
+//     the windows of its blocks without them are written incomplete, and the
+//     report, status and costfed_federator_damaged_clusters name it. A
+//     transport error reading an index changes nothing. Only a cluster that
+//     is gone (its prefix empty) or denied leaves the combined store.
 //   - A combined index that cannot be read (truncated, empty, garbage) is
 //     rebuilt from the combined blocks at the start of the pass
 //     (store.RepairIndex), logged as a warning and listed in

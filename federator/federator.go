@@ -133,6 +133,10 @@ type ClusterStatus struct {
 	// this cluster id: two agents configured with the same cluster id.
 	DuplicateProducers []string `json:"duplicateProducers,omitempty"`
 	IndexError         string   `json:"indexError,omitempty"`
+	// Damaged says, per resolution, why the cluster is damaged: its prefix
+	// holds blocks but its index is missing or unreadable. Its combined rows
+	// are kept and the windows without them are marked incomplete.
+	Damaged []string `json:"damaged,omitempty"`
 }
 
 // Quarantined is an input block that could not be used.
@@ -141,6 +145,19 @@ type Quarantined struct {
 	Resolution store.Resolution `json:"resolution"`
 	Key        string           `json:"key"`
 	Reason     string           `json:"reason"`
+	cause      error            // BlockError.Reason: the short reason for the lineage
+}
+
+// short is the reason recorded in the combined lineage: the kind of fault
+// ("empty object", "not a readable parquet file"), not its details.
+func (q *Quarantined) short() string {
+	if q == nil {
+		return ""
+	}
+	if q.cause != nil {
+		return q.cause.Error()
+	}
+	return "unreadable block"
 }
 
 // LastReport returns the report of the last finished pass.
@@ -243,6 +260,9 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	indexes := f.readIndexes(ctx, res, clusters)
 	for _, ci := range indexes {
 		st := status[ci.Cluster]
+		if ci.Damaged != "" {
+			st.Damaged = append(st.Damaged, fmt.Sprintf("%s: %s (%d blocks under %s)", res, ci.Damaged, len(ci.Blocks), store.Prefix(ci.Cluster, res)))
+		}
 		if ci.Err != nil {
 			st.IndexError = ci.Err.Error()
 			continue
@@ -355,8 +375,16 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 	return rr.Index, nil
 }
 
+// Reasons a cluster is damaged, recorded in the combined lineage.
+const (
+	DamageIndexMissing    = "index missing"
+	DamageIndexUnreadable = "index unreadable"
+)
+
 // readIndexes reads every cluster's index with bounded concurrency. A missing
-// index is an empty one; any other failure is recorded on the cluster.
+// index is an empty one, unless the prefix holds blocks: then the cluster is
+// damaged, as it is when its index cannot be decoded. Any other failure is
+// recorded on the cluster.
 func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clusters []string) []ClusterIndex {
 	out := make([]ClusterIndex, len(clusters))
 	var g errgroup.Group // failures are recorded per cluster, not returned
@@ -365,6 +393,7 @@ func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clust
 		g.Go(func() error {
 			ix, err := f.st.ReadIndex(ctx, c, res)
 			out[i] = ClusterIndex{Cluster: c, Index: ix, Err: err}
+			f.checkDamage(ctx, res, &out[i])
 			if err != nil {
 				f.logger.Warn("cluster index unreadable; keeping its combined rows", "cluster", c, "resolution", string(res), "err", err)
 			}
@@ -373,6 +402,43 @@ func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clust
 	}
 	_ = g.Wait()
 	return out
+}
+
+// checkDamage marks a cluster damaged when its index is unreadable, or
+// missing while its prefix holds blocks. A failure to find out is recorded as
+// the cluster's index error, so nothing of the cluster is dropped.
+func (f *Federator) checkDamage(ctx context.Context, res store.Resolution, ci *ClusterIndex) {
+	var reason string
+	var ie *store.IndexError
+	switch {
+	case errors.As(ci.Err, &ie) && !errors.Is(ci.Err, store.ErrIndexVersion):
+		reason = DamageIndexUnreadable
+	case ci.Err == nil && len(ci.Index.Blocks) == 0:
+		reason = DamageIndexMissing
+	default:
+		return
+	}
+	blocks, err := f.st.ListBlocks(ctx, ci.Cluster, res)
+	if err == nil && len(blocks) > 0 && reason == DamageIndexMissing {
+		// An index that exists and lists nothing is the cluster's word (its
+		// blocks may be expired ones whose deletion was interrupted).
+		var exists bool
+		if exists, err = f.st.IndexExists(ctx, ci.Cluster, res); err == nil && exists {
+			return
+		}
+	}
+	if err != nil {
+		if ci.Err == nil {
+			ci.Err = err
+		}
+		return
+	}
+	if len(blocks) == 0 {
+		return
+	}
+	ci.Damaged, ci.Blocks = reason, blocks
+	f.logger.Warn("cluster damaged: its prefix holds blocks but its index is "+strings.TrimPrefix(reason, "index ")+"; keeping its combined rows, marking windows without them incomplete",
+		"cluster", ci.Cluster, "resolution", string(res), "blocks", len(blocks), "err", ci.Err)
 }
 
 // fmtRetention writes whole days as config does ("91d").
@@ -419,7 +485,8 @@ func (f *Federator) mergeWindow(ctx context.Context, res store.Resolution, wp Wi
 			out.Meta.BuildTime = built
 		}
 	}
-	if len(wp.Inputs) == 0 {
+	if out.Meta.BuildTime.IsZero() {
+		// No input with rows (all removed, quarantined or damaged).
 		out.Meta.BuildTime = time.Unix(wp.End, 0).UTC()
 	}
 	_, err := f.st.Commit(ctx, []store.Block{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0})
@@ -445,13 +512,20 @@ func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Inpu
 		if !errors.As(err, &be) {
 			return nil, store.Source{}, false, time.Time{}, nil, err
 		}
-		q = &Quarantined{Cluster: in.Cluster, Resolution: res, Key: be.Key, Reason: be.Error()}
+		q = &Quarantined{Cluster: in.Cluster, Resolution: res, Key: be.Key, Reason: be.Error(), cause: be.Reason}
 		f.logger.Warn("block quarantined; keeping the cluster's previous combined rows", "cluster", in.Cluster, "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "err", err)
+	}
+	if in.Damage != "" {
+		src = store.Source{Cluster: in.Cluster, Reason: in.Damage}
+		if in.Previous == nil || in.Previous.SHA256 == "" {
+			return nil, src, false, time.Time{}, nil, nil
+		}
+		src.SHA256 = in.Previous.SHA256
 	}
 	if in.Previous == nil {
 		// Nothing to keep: the cluster contributes no rows until it uploads a
 		// readable block.
-		return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256}, false, time.Time{}, q, nil
+		return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256, Reason: q.short()}, false, time.Time{}, q, nil
 	}
 	pb, err := prev.get(ctx)
 	if err != nil {
@@ -462,9 +536,14 @@ func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Inpu
 			rows = append(rows, r)
 		}
 	}
-	src = *in.Previous
-	if q != nil {
-		src.Quarantined = in.Entry.SHA256
+	switch {
+	case in.Damage != "":
+		return rows, src, false, pb.Meta.BuildTime, nil, nil
+	case q != nil:
+		src = *in.Previous
+		src.Quarantined, src.Reason = in.Entry.SHA256, q.short()
+	default:
+		src = *in.Previous
 	}
 	return rows, src, pb.Meta.Complete, pb.Meta.BuildTime, q, nil
 }

@@ -18,6 +18,7 @@ type metrics struct {
 	stale           prometheus.Gauge
 	duplicateIDs    prometheus.Gauge
 	unreadableIndex prometheus.Gauge
+	damaged         prometheus.Gauge
 	halted          prometheus.Gauge
 }
 
@@ -57,6 +58,9 @@ func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metr
 		unreadableIndex: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_unreadable_cluster_indexes", Help: "Clusters whose index the last pass could not read.",
 		}),
+		damaged: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_damaged_clusters", Help: "Clusters whose prefix holds blocks but whose index is missing or unreadable (the report's clusters[].damaged says why): their combined rows are kept, windows without them are incomplete.",
+		}),
 		halted: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_halted", Help: "1 while the federator is halted (an unknown index version, a merge that would erase data, or an expiry over retention.max_expire_share): passes are skipped until it is restarted; the log line \"federator halted\" gives the reason.",
 		}),
@@ -91,7 +95,7 @@ func (m *metrics) observe(rep Report, err error) {
 	}
 	m.quarantined.Set(float64(len(rep.Quarantined)))
 	m.clusters.Set(float64(len(rep.Clusters)))
-	var stale, dup, unreadable int
+	var stale, dup, unreadable, damaged int
 	for _, c := range rep.Clusters {
 		if c.Stale {
 			stale++
@@ -102,10 +106,14 @@ func (m *metrics) observe(rep Report, err error) {
 		if c.IndexError != "" {
 			unreadable++
 		}
+		if len(c.Damaged) > 0 {
+			damaged++
+		}
 	}
 	m.stale.Set(float64(stale))
 	m.duplicateIDs.Set(float64(dup))
 	m.unreadableIndex.Set(float64(unreadable))
+	m.damaged.Set(float64(damaged))
 }
 
 // skipped counts a pass skipped because the federator is halted.

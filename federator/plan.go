@@ -17,6 +17,14 @@ type ClusterIndex struct {
 	// cluster rather than dropping it over a transient failure.
 	// Clusters that are gone or denied are simply not passed to Plan.
 	Err error
+	// Damaged, when set, says why the cluster is damaged: its prefix holds
+	// blocks but its index is missing or unreadable ("index missing", "index
+	// unreadable"). Its combined rows are kept, and the windows of its blocks
+	// (Blocks, from their keys) are merged without them only as incomplete,
+	// with the reason in the lineage. A damaged cluster never leaves the
+	// combined store; only a deny list or its own retention removes it.
+	Damaged string
+	Blocks  []store.BlockRef
 }
 
 // PlanOptions bound what is federated.
@@ -50,6 +58,11 @@ type Input struct {
 	Carried bool
 	// Previous is the combined store's current source for this cluster, if any.
 	Previous *store.Source
+	// Damage is set (with Carried) when the cluster is damaged, or its state
+	// unknown and the combined store records it damaged: the reason to record
+	// in the lineage. The merge keeps the previous rows and marks the block
+	// incomplete.
+	Damage string
 }
 
 // Plan decides, from index objects alone, which combined windows must be
@@ -75,7 +88,7 @@ func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merg
 	ends := map[int64]int64{}
 	for _, c := range clusters {
 		listed := map[int64]bool{}
-		if c.Err == nil {
+		if c.Err == nil && c.Damaged == "" {
 			for _, e := range c.Index.Blocks {
 				listed[e.Start] = true
 				if !keep(e.End) {
@@ -90,16 +103,40 @@ func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merg
 			}
 		}
 		// Combined windows holding this cluster that its index does not list
-		// (its index was unreadable, or its own retention dropped the block)
-		// keep the cluster's rows: only a cluster that is gone or denied
-		// leaves the combined store.
+		// (its index was unreadable or missing, or its own retention dropped
+		// the block) keep the cluster's rows: only a cluster that is gone or
+		// denied leaves the combined store.
 		for start, e := range current {
 			if listed[start] {
 				continue
 			}
-			if src, ok := findSource(e.Sources, c.Cluster); ok {
-				wanted[start] = append(wanted[start], Input{Cluster: c.Cluster, Carried: true, Previous: &src})
-				ends[start] = e.End
+			src, ok := findSource(e.Sources, c.Cluster)
+			if !ok {
+				continue
+			}
+			in := Input{Cluster: c.Cluster, Carried: true, Previous: &src}
+			switch {
+			case c.Damaged != "":
+				in.Damage = c.Damaged
+			case src.Damaged():
+				// Recorded damaged, and the cluster's index (readable
+				// again, or not read this pass) does not list the window:
+				// it stays marked until the index lists it.
+				in.Damage = src.Reason
+			}
+			wanted[start] = append(wanted[start], in)
+			ends[start] = e.End
+		}
+		// The windows of a damaged cluster's blocks that the combined store
+		// does not hold it in: merged without its rows, as incomplete.
+		if c.Damaged != "" {
+			for _, b := range c.Blocks {
+				start, end := b.Window.Start.Unix(), b.Window.End.Unix()
+				if !keep(end) || slices.ContainsFunc(wanted[start], func(in Input) bool { return in.Cluster == c.Cluster }) {
+					continue
+				}
+				wanted[start] = append(wanted[start], Input{Cluster: c.Cluster, Carried: true, Damage: c.Damaged})
+				ends[start] = end
 			}
 		}
 	}
@@ -128,6 +165,9 @@ func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merg
 
 // sameInputs reports whether inputs are exactly what the combined block was
 // merged from. A quarantined source matches an input at the quarantined digest.
+// A damaged cluster matches a source recording the same damage, and a source
+// recording damage matches nothing else, so a cluster that becomes damaged or
+// recovers has its windows re-merged (keeping its rows).
 func sameInputs(inputs []Input, sources []store.Source) bool {
 	if len(inputs) != len(sources) {
 		return false
@@ -136,6 +176,12 @@ func sameInputs(inputs []Input, sources []store.Source) bool {
 		s := sources[i]
 		if s.Cluster != in.Cluster {
 			return false
+		}
+		if in.Damage != "" || s.Damaged() {
+			if !s.Damaged() || s.Reason != in.Damage {
+				return false
+			}
+			continue
 		}
 		if in.Carried {
 			continue

@@ -38,6 +38,10 @@ type ResolutionCoverage struct {
 	Quarantined int    `json:"quarantined"`
 	Pending     int    `json:"pending"`
 	IndexError  string `json:"indexError,omitempty"`
+	// Damaged is set when the prefix holds blocks but the index is missing
+	// or unreadable: the federator keeps the cluster's combined rows and
+	// marks the windows without them incomplete.
+	Damaged string `json:"damaged,omitempty"`
 	// Retention, Horizon and DueToExpire describe the combined store under a
 	// federator config (see ApplyRetention): windows ending at or before
 	// Horizon expire, DueToExpire of them on the next pass.
@@ -97,10 +101,19 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 		for _, res := range store.Resolutions {
 			ix, err := st.ReadIndex(ctx, c, res)
 			if err != nil {
-				cc.Resolutions = append(cc.Resolutions, ResolutionCoverage{Resolution: res, IndexError: err.Error()})
+				rc := ResolutionCoverage{Resolution: res, IndexError: err.Error()}
+				if blocks, lerr := st.ListBlocks(ctx, c, res); lerr == nil && len(blocks) > 0 {
+					rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexUnreadable, len(blocks))
+				}
+				cc.Resolutions = append(cc.Resolutions, rc)
 				continue
 			}
 			rc := describe(ix, res)
+			if len(ix.Blocks) == 0 {
+				if blocks, lerr := st.ListBlocks(ctx, c, res); lerr == nil && len(blocks) > 0 {
+					rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexMissing, len(blocks))
+				}
+			}
 			countFederated(&rc, c, ix, combined[res])
 			cc.Resolutions = append(cc.Resolutions, rc)
 			for _, e := range ix.Blocks {

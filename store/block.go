@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,12 +60,26 @@ const (
 
 // Source names one input of a combined block by cluster and content digest.
 // Quarantined, when set, is the digest of a newer input that could not be read;
-// the rows of SHA256 were kept in its place.
+// the rows of SHA256 were kept in its place. Reason says, in a few words, why
+// the cluster's rows in the block are not its current block's: the quarantined
+// block's fault ("empty object"), or, without Quarantined, why the cluster is
+// damaged ("index missing", "index unreadable"); then SHA256, if set, is the
+// input whose rows were kept, and empty means the block has none of the
+// cluster's rows. A block with such a source is not complete.
 type Source struct {
 	Cluster     string `json:"cluster"`
 	SHA256      string `json:"sha256"`
 	Quarantined string `json:"quarantined,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
+
+// Damaged reports whether the source records a damaged cluster (its index
+// missing or unreadable) rather than a block.
+func (s Source) Damaged() bool { return s.Quarantined == "" && s.Reason != "" }
+
+// Missing reports whether the block lacks the cluster's current rows: a
+// quarantined input or a damaged cluster.
+func (s Source) Missing() bool { return s.Quarantined != "" || s.Reason != "" }
 
 // Ref returns the block's reference (what its key encodes).
 func (m BlockMeta) Ref() BlockRef {
@@ -293,8 +308,10 @@ func metaPairs(m BlockMeta, rows int) [][2]string {
 	return pairs
 }
 
-// encodeSources writes lineage as cluster=sha[!quarantined] pairs separated
-// by commas; cluster ids and hex digests contain none of these characters.
+// encodeSources writes lineage as cluster=sha[!quarantined][?reason] items
+// separated by commas; cluster ids and hex digests contain none of these
+// characters and the reason is query-escaped. Blocks without reasons keep the
+// bytes of earlier builds.
 func encodeSources(srcs []Source) string {
 	var b strings.Builder
 	for i, s := range srcs {
@@ -304,6 +321,9 @@ func encodeSources(srcs []Source) string {
 		b.WriteString(s.Cluster + "=" + s.SHA256)
 		if s.Quarantined != "" {
 			b.WriteString("!" + s.Quarantined)
+		}
+		if s.Reason != "" {
+			b.WriteString("?" + url.QueryEscape(s.Reason))
 		}
 	}
 	return b.String()
@@ -319,8 +339,16 @@ func decodeSources(v string) ([]Source, error) {
 		if !ok {
 			return nil, fmt.Errorf("source %q is not cluster=sha256", part)
 		}
+		rest, reason, _ := strings.Cut(rest, "?")
+		if reason != "" {
+			r, err := url.QueryUnescape(reason)
+			if err != nil {
+				return nil, fmt.Errorf("source %q: reason: %w", part, err)
+			}
+			reason = r
+		}
 		sha, q, _ := strings.Cut(rest, "!")
-		out = append(out, Source{Cluster: cluster, SHA256: sha, Quarantined: q})
+		out = append(out, Source{Cluster: cluster, SHA256: sha, Quarantined: q, Reason: reason})
 	}
 	return out, nil
 }

@@ -295,3 +295,24 @@ func TestScanBlockSkipsRowGroupsByStatistics(t *testing.T) {
 	require.Equal(t, 0, count(map[string][]string{"cluster": {"mmm"}}), "between the groups' ranges")
 	require.Equal(t, rowGroupRows+100, count(map[string][]string{"no-such-column": {"x"}}), "no statistics rule nothing out")
 }
+
+// The lineage's reasons survive the footer whatever their text, and footers
+// of earlier builds (no reasons) read as before.
+func TestSourcesReasonsRoundTrip(t *testing.T) {
+	srcs := []Source{
+		{Cluster: "a", SHA256: strings.Repeat("1", 64)},
+		{Cluster: "b", SHA256: strings.Repeat("2", 64), Quarantined: strings.Repeat("3", 64), Reason: "not a readable parquet file"},
+		{Cluster: "c", Reason: "index missing"},
+		{Cluster: "d", SHA256: strings.Repeat("4", 64), Reason: "odd, text?with!separators=and%"},
+	}
+	got, err := decodeSources(encodeSources(srcs))
+	require.NoError(t, err)
+	require.Equal(t, srcs, got)
+	require.True(t, got[2].Damaged() && got[3].Damaged() && !got[1].Damaged() && got[1].Missing() && !got[0].Missing())
+
+	old := "a=" + strings.Repeat("1", 64) + ",b=" + strings.Repeat("2", 64) + "!" + strings.Repeat("3", 64)
+	require.Equal(t, old, encodeSources(srcs[:1:1])+","+encodeSources([]Source{{Cluster: "b", SHA256: strings.Repeat("2", 64), Quarantined: strings.Repeat("3", 64)}}))
+	got, err = decodeSources(old)
+	require.NoError(t, err)
+	require.Equal(t, []Source{srcs[0], {Cluster: "b", SHA256: strings.Repeat("2", 64), Quarantined: strings.Repeat("3", 64)}}, got)
+}

@@ -300,6 +300,37 @@ func (s *Store) Clusters(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// ListBlocks returns the blocks a cluster's prefix of one resolution holds,
+// by their keys alone, whether or not an index lists them. Objects that are
+// not block keys are skipped.
+func (s *Store) ListBlocks(ctx context.Context, cluster string, res Resolution) ([]BlockRef, error) {
+	if err := ValidateClusterID(cluster); err != nil {
+		return nil, fmt.Errorf("list blocks: %w", err)
+	}
+	var out []BlockRef
+	err := s.bkt.Iter(ctx, Prefix(cluster, res), func(name string) error {
+		if ref, err := ParseBlockKey(name); err == nil && ref.Cluster == cluster && ref.Resolution == res {
+			out = append(out, ref)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list blocks under %s: %w", Prefix(cluster, res), err)
+	}
+	slices.SortFunc(out, func(a, b BlockRef) int { return a.Window.Start.Compare(b.Window.Start) })
+	return out, nil
+}
+
+// IndexExists reports whether the index object of a cluster and resolution
+// exists (ReadIndex reads a missing index as an empty one).
+func (s *Store) IndexExists(ctx context.Context, cluster string, res Resolution) (bool, error) {
+	ok, err := s.bkt.Exists(ctx, IndexKey(cluster, res))
+	if err != nil {
+		return false, fmt.Errorf("check index %s: %w", IndexKey(cluster, res), err)
+	}
+	return ok, nil
+}
+
 // get downloads an object whole, refusing objects larger than limit.
 func (s *Store) get(ctx context.Context, key string, limit, sizeHint int64) ([]byte, error) {
 	rc, err := s.bkt.Get(ctx, key)

@@ -100,6 +100,9 @@ func printPassSummary(e *env, rep federator.Report) {
 		if len(c.DuplicateProducers) > 0 {
 			fmt.Fprintf(e.stdout, "cluster %s is written by several producers: %v\n", c.Cluster, c.DuplicateProducers)
 		}
+		for _, d := range c.Damaged {
+			fmt.Fprintf(e.stdout, "cluster %s is damaged (its combined rows are kept, windows without them are incomplete): %s\n", c.Cluster, d)
+		}
 	}
 }
 

@@ -135,8 +135,12 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\tindex unreadable: %s\n", c.Cluster, r.Resolution, r.IndexError)
 				continue
 			}
+			rstate := state
+			if r.Damaged != "" {
+				rstate = "damaged: " + r.Damaged
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.Cluster, r.Resolution, r.Windows, r.Complete,
-				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined, fmtTime(c.NewestBuild), state)
+				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined, fmtTime(c.NewestBuild), rstate)
 		}
 	}
 	for _, r := range cov.Combined {
