@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -259,9 +260,9 @@ func writeBlockParquet(w io.Writer, rec arrow.RecordBatch, meta BlockMeta) error
 }
 
 // writerProps: ZSTD, bounded row groups, statistics for predicate pushdown,
-// and dictionary encoding only for the string properties, which repeat
-// (cluster, node, namespace, …). Measured floats rarely repeat; building a
-// dictionary for them only to fall back cost most of the encoding time.
+// and dictionary encoding only for the string properties that repeat
+// (dictionaryColumns). Measured floats rarely repeat; building a dictionary
+// for them only to fall back cost most of the encoding time.
 var writerProps = func() []parquet.WriterProperty {
 	props := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
@@ -269,10 +270,11 @@ var writerProps = func() []parquet.WriterProperty {
 		parquet.WithStats(true),
 		parquet.WithDictionaryDefault(false),
 	}
-	for _, c := range stringColumns {
-		props = append(props, parquet.WithDictionaryFor(c.name, true))
+	names := slices.Sorted(maps.Keys(dictionaryColumns))
+	for _, name := range names {
+		props = append(props, parquet.WithDictionaryFor(name, true))
 	}
-	return append(props, parquet.WithDictionaryFor(colPriceSrc, true))
+	return props
 }()
 
 // sortedRows returns pointers to rows ordered by name. It sorts (name, index)
@@ -381,9 +383,9 @@ func buildRecord(rows []*allocation.Allocation) arrow.RecordBatch {
 	floats := make([]float64, n*len(floatColumns)) // column j at [j*n, (j+1)*n)
 	svc := newListCol(n)
 	svcVals := newStrCol(n)
-	maps := make([]*mapCol, len(mapColumns))
-	for j := range maps {
-		maps[j] = newMapCol(n)
+	mcols := make([]*mapCol, len(mapColumns))
+	for j := range mcols {
+		mcols[j] = newMapCol(n)
 	}
 	pvs, lbs := newListCol(n), newListCol(n)
 	pv := pvCols{key: strCol{offs: []int32{0}}, pid: strCol{offs: []int32{0}}}
@@ -400,7 +402,7 @@ func buildRecord(rows []*allocation.Allocation) arrow.RecordBatch {
 		}
 		svc.row(i, a.Properties.Services == nil, svcVals.len())
 		for j, c := range mapColumns {
-			maps[j].add(i, *c.ref(a))
+			mcols[j].add(i, *c.ref(a))
 		}
 		for j, c := range floatColumns {
 			floats[j*n+i] = *c.ref(a)
@@ -429,7 +431,7 @@ func buildRecord(rows []*allocation.Allocation) arrow.RecordBatch {
 		add(sc.data())
 	}
 	add(svc.data(fields[len(cols)].Type, svcVals.data()))
-	for _, m := range maps {
+	for _, m := range mcols {
 		add(m.data(fields[len(cols)].Type.(*arrow.MapType)))
 	}
 	for j := range floatColumns {
@@ -964,11 +966,18 @@ func sameColumns(got, want *arrow.Schema) bool {
 }
 
 // dictionaryColumns are the columns written dictionary-encoded (writerProps),
-// and so read as Arrow dictionaries.
+// and so read as Arrow dictionaries: the string properties but the pod name,
+// which is nearly unique per row (a pod has one or a few containers). Its
+// dictionary never paid: it hashed every value (an allocation each, in the
+// Parquet library) into a dictionary as large as the values, and the plain
+// encoding compresses as well. Blocks written when pod was dictionary-encoded
+// read the same.
 var dictionaryColumns = func() map[string]bool {
 	m := map[string]bool{colPriceSrc: true}
 	for _, c := range stringColumns {
-		m[c.name] = true
+		if c.name != colPod {
+			m[c.name] = true
+		}
 	}
 	return m
 }()
