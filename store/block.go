@@ -568,8 +568,8 @@ func newMapCol(n int) *mapCol {
 }
 
 func (c *mapCol) add(i int, m map[string]string) {
-	from := c.keys.len()
-	if p := mapPointer(m); len(m) > 0 && p == c.prev {
+	from, p := c.keys.len(), mapPointer(m)
+	if len(m) > 0 && p == c.prev {
 		c.keys.repeat(c.prevFrom, from)
 		c.items.repeat(c.prevFrom, from)
 	} else if len(m) > 0 {
@@ -585,9 +585,10 @@ func (c *mapCol) add(i int, m map[string]string) {
 			c.items.add(m[k])
 		}
 		c.sorted = keys
-		c.prev = p
 	}
-	c.prevFrom = from
+	// Always the previous row's map, even nil or empty: a map seen again
+	// after other rows must not copy their entries.
+	c.prev, c.prevFrom = p, from
 	c.list.row(i, m == nil, c.keys.len())
 }
 

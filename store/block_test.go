@@ -95,26 +95,19 @@ func TestEncodeBlockSharedMaps(t *testing.T) {
 	shared := map[string]string{"z": "1", "a": "2", "m": ""}
 	other := map[string]string{"b": "x"}
 	empty := map[string]string{}
+	// The same map comes back after a nil, an empty and another map.
+	pattern := []map[string]string{shared, shared, shared, nil, shared, empty, shared, other, other, shared, empty, empty, other}
 	for i := range b.Rows {
-		switch {
-		case i%10 < 4:
-			b.Rows[i].Properties.Labels = shared
-		case i%10 == 4:
-			b.Rows[i].Properties.Labels = nil
-		case i%10 < 7:
-			b.Rows[i].Properties.Labels = empty
-		default:
-			b.Rows[i].Properties.Labels = other
-		}
+		b.Rows[i].Properties.Labels = pattern[i%len(pattern)]
 		b.Rows[i].Properties.NamespaceAnnotations = shared
+		b.Rows[i].Properties.NamespaceLabels = pattern[(i+5)%len(pattern)]
 	}
 	copied := b
 	copied.Rows = slices.Clone(b.Rows)
 	for i := range copied.Rows {
 		p := &copied.Rows[i].Properties
-		if p.Labels != nil {
-			p.Labels = maps.Clone(p.Labels)
-		}
+		p.Labels = maps.Clone(p.Labels) // nil stays nil
+		p.NamespaceLabels = maps.Clone(p.NamespaceLabels)
 		p.NamespaceAnnotations = maps.Clone(p.NamespaceAnnotations)
 	}
 	first, err := EncodeBlock(b)
