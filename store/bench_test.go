@@ -11,7 +11,7 @@ import (
 // The block benchmarks encode and decode 100k rows and compare, in the same
 // run, with a plain Arrow IPC write and read of the same record batch (the
 // cost of the data itself, without Parquet encoding or our row conversion).
-// Run: go test ./store -run '^$' -bench 'Block|IPC' -benchmem
+// Run: go test ./store -run '^$' -bench 'Block|IPC|BuildRecord|WriteParquet' -benchmem -benchtime 3x
 
 const benchRows = 100_000
 
