@@ -6,13 +6,12 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // The block benchmarks encode and decode 100k rows and compare, in the same
 // run, with a plain Arrow IPC write and read of the same record batch (the
 // cost of the data itself, without Parquet encoding or our row conversion).
-// Run: go test ./store -run '^$' -bench 'Block|IPC' -benchmem
+// Run: go test ./store -run '^$' -bench 'Block|IPC|BuildRecord|WriteParquet' -benchmem -benchtime 3x
 
 const benchRows = 100_000
 
@@ -66,7 +65,7 @@ func ipcOptions(zstd bool) []ipc.Option {
 
 func benchmarkIPCWrite(b *testing.B, zstd bool) {
 	blk := benchBlock(b)
-	rec := buildRecord(memory.DefaultAllocator, sortedRows(blk.Rows))
+	rec := buildRecord(sortedRows(blk.Rows))
 	defer rec.Release()
 	var size int
 	b.ResetTimer()
@@ -89,7 +88,7 @@ func benchmarkIPCWrite(b *testing.B, zstd bool) {
 
 func benchmarkIPCRead(b *testing.B, zstd bool) {
 	blk := benchBlock(b)
-	rec := buildRecord(memory.DefaultAllocator, sortedRows(blk.Rows))
+	rec := buildRecord(sortedRows(blk.Rows))
 	var buf bytes.Buffer
 	w, err := ipc.NewFileWriter(&buf, ipcOptions(zstd)...)
 	if err != nil {
@@ -141,7 +140,25 @@ func BenchmarkBuildRecord(b *testing.B) {
 	blk := benchBlock(b)
 	b.ResetTimer()
 	for b.Loop() {
-		buildRecord(memory.DefaultAllocator, sortedRows(blk.Rows)).Release()
+		buildRecord(sortedRows(blk.Rows)).Release()
 	}
 	reportRows(b, 0)
+}
+
+// BenchmarkWriteParquet isolates the Parquet write inside BlockEncode: the
+// record batch is built once, as for IPCWrite.
+func BenchmarkWriteParquet(b *testing.B) {
+	blk := benchBlock(b)
+	rec := buildRecord(sortedRows(blk.Rows))
+	defer rec.Release()
+	var size int
+	b.ResetTimer()
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := writeBlockParquet(&buf, rec, blk.Meta); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	reportRows(b, size)
 }

@@ -6,15 +6,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -236,35 +240,44 @@ func EncodeBlock(b Block) ([]byte, error) {
 		return nil, fmt.Errorf("encode block %s: %w", b.Meta.Ref().Key(), err)
 	}
 	rows := sortedRows(b.Rows)
-	rec := buildRecord(memory.DefaultAllocator, rows)
+	rec := buildRecord(rows)
 	defer rec.Release()
 
-	props := parquet.NewWriterProperties(writerProps...)
 	var buf bytes.Buffer
-	fw, err := pqarrow.NewFileWriter(blockSchema, &buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		return nil, fmt.Errorf("encode block %s: open parquet writer: %w", b.Meta.Ref().Key(), err)
-	}
-	if err := fw.WriteBuffered(rec); err != nil {
-		_ = fw.Close()
-		return nil, fmt.Errorf("encode block %s: write rows: %w", b.Meta.Ref().Key(), err)
-	}
-	for _, kv := range metaPairs(b.Meta, len(rows)) {
-		if err := fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
-			_ = fw.Close()
-			return nil, fmt.Errorf("encode block %s: metadata %s: %w", b.Meta.Ref().Key(), kv[0], err)
-		}
-	}
-	if err := fw.Close(); err != nil {
-		return nil, fmt.Errorf("encode block %s: close parquet writer: %w", b.Meta.Ref().Key(), err)
+	if err := writeBlockParquet(&buf, rec, b.Meta); err != nil {
+		return nil, fmt.Errorf("encode block %s: %w", b.Meta.Ref().Key(), err)
 	}
 	return buf.Bytes(), nil
 }
 
+// writeBlockParquet writes rec, the block's rows as built by buildRecord, and the
+// block's metadata as one Parquet file.
+func writeBlockParquet(w io.Writer, rec arrow.RecordBatch, meta BlockMeta) error {
+	props := parquet.NewWriterProperties(writerProps...)
+	fw, err := pqarrow.NewFileWriter(blockSchema, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return fmt.Errorf("open parquet writer: %w", err)
+	}
+	if err := fw.WriteBuffered(rec); err != nil {
+		_ = fw.Close()
+		return fmt.Errorf("write rows: %w", err)
+	}
+	for _, kv := range metaPairs(meta, int(rec.NumRows())) {
+		if err := fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
+			_ = fw.Close()
+			return fmt.Errorf("metadata %s: %w", kv[0], err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		return fmt.Errorf("close parquet writer: %w", err)
+	}
+	return nil
+}
+
 // writerProps: ZSTD, bounded row groups, statistics for predicate pushdown,
-// and dictionary encoding only for the string properties, which repeat
-// (cluster, node, namespace, …). Measured floats rarely repeat; building a
-// dictionary for them only to fall back cost most of the encoding time.
+// and dictionary encoding only for the string properties that repeat
+// (dictionaryColumns). Measured floats rarely repeat; building a dictionary
+// for them only to fall back cost most of the encoding time.
 var writerProps = func() []parquet.WriterProperty {
 	props := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
@@ -272,18 +285,45 @@ var writerProps = func() []parquet.WriterProperty {
 		parquet.WithStats(true),
 		parquet.WithDictionaryDefault(false),
 	}
-	for _, c := range stringColumns {
-		props = append(props, parquet.WithDictionaryFor(c.name, true))
+	names := slices.Sorted(maps.Keys(dictionaryColumns))
+	for _, name := range names {
+		props = append(props, parquet.WithDictionaryFor(name, true))
 	}
-	return append(props, parquet.WithDictionaryFor(colPriceSrc, true))
+	return props
 }()
 
+// sortedRows returns pointers to rows ordered by name. It sorts (name, index)
+// pairs held side by side rather than pointers into the rows, which keeps the
+// comparisons in cache; rows already in order (a merge's output) cost one pass.
 func sortedRows(rows []allocation.Allocation) []*allocation.Allocation {
 	out := make([]*allocation.Allocation, len(rows))
+	sorted := true
 	for i := range rows {
 		out[i] = &rows[i]
+		if i > 0 && rows[i].Name < rows[i-1].Name {
+			sorted = false
+		}
 	}
-	slices.SortFunc(out, func(a, b *allocation.Allocation) int { return cmp.Compare(a.Name, b.Name) })
+	if sorted {
+		return out
+	}
+	type entry struct {
+		name string
+		i    int
+	}
+	idx := make([]entry, len(rows))
+	for i := range rows {
+		idx[i] = entry{rows[i].Name, i}
+	}
+	slices.SortFunc(idx, func(a, b entry) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	for j, e := range idx {
+		out[j] = &rows[e.i]
+	}
 	return out
 }
 
@@ -353,122 +393,283 @@ func decodeSources(v string) ([]Source, error) {
 	return out, nil
 }
 
-func buildRecord(mem memory.Allocator, rows []*allocation.Allocation) arrow.RecordBatch {
-	rb := array.NewRecordBuilder(mem, blockSchema)
-	defer rb.Release()
-	rb.Reserve(len(rows))
-	col := 0
-	next := func() array.Builder { b := rb.Field(col); col++; return b }
+// buildRecord converts sorted rows to one Arrow record batch of blockSchema.
+// It fills the Arrow buffers (offsets, bytes, validity bitmaps) directly, in
+// one pass that visits each row once and appends it to every column, rather
+// than value by value through array builders column after column: the rows
+// are visited in name order, not memory order, so each extra pass over them
+// was mostly cache misses, and the builders' nested map and list columns were
+// most of the encoding time.
+func buildRecord(rows []*allocation.Allocation) arrow.RecordBatch {
+	n := len(rows)
+	name, ps := newStrCol(n), newStrCol(n)
+	strs := make([]*strCol, len(stringColumns))
+	for j := range strs {
+		strs[j] = newStrCol(n)
+	}
+	starts, ends := make([]int64, n), make([]int64, n)
+	floats := make([]float64, n*len(floatColumns)) // column j at [j*n, (j+1)*n)
+	svc := newListCol(n)
+	svcVals := newStrCol(n)
+	mcols := make([]*mapCol, len(mapColumns))
+	for j := range mcols {
+		mcols[j] = newMapCol(n)
+	}
+	pvs, lbs := newListCol(n), newListCol(n)
+	pv := pvCols{key: strCol{offs: []int32{0}}, pid: strCol{offs: []int32{0}}}
+	lb := lbCols{key: strCol{offs: []int32{0}}, svc: strCol{offs: []int32{0}}, ip: strCol{offs: []int32{0}}}
 
-	name, start, end := next().(*array.StringBuilder), next().(*array.TimestampBuilder), next().(*array.TimestampBuilder)
-	for _, a := range rows {
-		name.Append(a.Name)
-		start.Append(arrow.Timestamp(a.Start.UnixMilli()))
-		end.Append(arrow.Timestamp(a.End.UnixMilli()))
-	}
-	for _, c := range stringColumns {
-		sb := next().(*array.StringBuilder)
-		for _, a := range rows {
-			sb.Append(*c.ref(a))
+	for i, a := range rows {
+		name.add(a.Name)
+		starts[i], ends[i] = a.Start.UnixMilli(), a.End.UnixMilli()
+		for j, c := range stringColumns {
+			strs[j].add(*c.ref(a))
 		}
-	}
-	appendServices(next().(*array.ListBuilder), rows)
-	for _, c := range mapColumns {
-		appendMaps(next().(*array.MapBuilder), rows, c)
-	}
-	for _, c := range floatColumns {
-		fb := next().(*array.Float64Builder)
-		for _, a := range rows {
-			fb.Append(*c.ref(a))
-		}
-	}
-	appendPVs(next().(*array.ListBuilder), rows)
-	appendLBs(next().(*array.ListBuilder), rows)
-	ps := next().(*array.StringBuilder)
-	for _, a := range rows {
-		ps.Append(a.PriceSource)
-	}
-	return rb.NewRecordBatch()
-}
-
-func appendServices(lb *array.ListBuilder, rows []*allocation.Allocation) {
-	vb := lb.ValueBuilder().(*array.StringBuilder)
-	for _, a := range rows {
-		if a.Properties.Services == nil {
-			lb.AppendNull()
-			continue
-		}
-		lb.Append(true)
 		for _, s := range a.Properties.Services {
-			vb.Append(s)
+			svcVals.add(s)
 		}
+		svc.row(i, a.Properties.Services == nil, svcVals.len())
+		for j, c := range mapColumns {
+			mcols[j].add(i, *c.ref(a))
+		}
+		for j, c := range floatColumns {
+			floats[j*n+i] = *c.ref(a)
+		}
+		for k := range a.PVs {
+			pv.add(&a.PVs[k])
+		}
+		pvs.row(i, a.PVs == nil, pv.key.len())
+		for k := range a.LoadBalancers {
+			lb.add(&a.LoadBalancers[k])
+		}
+		lbs.row(i, a.LoadBalancers == nil, lb.key.len())
+		ps.add(a.PriceSource)
+	}
+
+	fields := blockSchema.Fields()
+	cols := make([]arrow.Array, 0, len(fields))
+	add := func(d arrow.ArrayData) {
+		cols = append(cols, array.MakeFromData(d))
+		d.Release()
+	}
+	add(name.data())
+	add(fixedData(timestampType, n, arrow.Int64Traits.CastToBytes(starts)))
+	add(fixedData(timestampType, n, arrow.Int64Traits.CastToBytes(ends)))
+	for _, sc := range strs {
+		add(sc.data())
+	}
+	add(svc.data(fields[len(cols)].Type, svcVals.data()))
+	for _, m := range mcols {
+		add(m.data(fields[len(cols)].Type.(*arrow.MapType)))
+	}
+	for j := range floatColumns {
+		add(fixedData(arrow.PrimitiveTypes.Float64, n, arrow.Float64Traits.CastToBytes(floats[j*n:(j+1)*n:(j+1)*n])))
+	}
+	add(pvs.data(fields[len(cols)].Type, pv.data(fields[len(cols)].Type.(*arrow.ListType))))
+	add(lbs.data(fields[len(cols)].Type, lb.data(fields[len(cols)].Type.(*arrow.ListType))))
+	add(ps.data())
+
+	rec := array.NewRecordBatch(blockSchema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// strCol accumulates a string array's offsets and bytes.
+type strCol struct {
+	offs []int32
+	buf  []byte
+}
+
+// newStrCol starts a string column sized for about n values.
+func newStrCol(n int) *strCol {
+	return &strCol{offs: make([]int32, 1, n+1)}
+}
+
+func (c *strCol) add(s string) {
+	c.buf = append(c.buf, s...)
+	if len(c.buf) > math.MaxInt32 {
+		panic("store: string column larger than 2 GiB")
+	}
+	c.offs = append(c.offs, int32(len(c.buf)))
+}
+
+// repeat appends again the values from..to-1 already in the column.
+func (c *strCol) repeat(from, to int) {
+	lo, hi := c.offs[from], c.offs[to]
+	base := int32(len(c.buf)) - lo
+	c.buf = append(c.buf, c.buf[lo:hi]...)
+	if len(c.buf) > math.MaxInt32 {
+		panic("store: string column larger than 2 GiB")
+	}
+	for _, o := range c.offs[from+1 : to+1] {
+		c.offs = append(c.offs, o+base)
 	}
 }
 
-func appendMaps(mb *array.MapBuilder, rows []*allocation.Allocation, c mapColumn) {
-	kb, ib := mb.KeyBuilder().(*array.StringBuilder), mb.ItemBuilder().(*array.StringBuilder)
-	for _, a := range rows {
-		m := *c.ref(a)
-		if m == nil {
-			mb.AppendNull()
-			continue
+func (c *strCol) len() int { return len(c.offs) - 1 }
+
+// data returns the column as Arrow array data with no nulls.
+func (c *strCol) data() arrow.ArrayData {
+	return array.NewData(arrow.BinaryTypes.String, c.len(),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.offs)), memory.NewBufferBytes(c.buf)},
+		nil, 0, 0)
+}
+
+func fixedData(t arrow.DataType, n int, b []byte) arrow.ArrayData {
+	return array.NewData(t, n, []*memory.Buffer{nil, memory.NewBufferBytes(b)}, nil, 0, 0)
+}
+
+func float64Data(vs []float64) arrow.ArrayData {
+	return fixedData(arrow.PrimitiveTypes.Float64, len(vs), arrow.Float64Traits.CastToBytes(vs))
+}
+
+func boolData(vs []bool) arrow.ArrayData {
+	bits := make([]byte, bitutil.BytesForBits(int64(len(vs))))
+	for i, v := range vs {
+		if v {
+			bitutil.SetBit(bits, i)
 		}
-		mb.Append(true)
-		keys := make([]string, 0, len(m))
+	}
+	return fixedData(arrow.FixedWidthTypes.Boolean, len(vs), bits)
+}
+
+// listCol accumulates the offsets and validity of a nullable list (or map)
+// column of n rows.
+type listCol struct {
+	offs  []int32
+	valid []byte
+	nulls int
+}
+
+func newListCol(n int) *listCol {
+	return &listCol{offs: make([]int32, 1, n+1), valid: make([]byte, bitutil.BytesForBits(int64(n)))}
+}
+
+// row closes row i, whose values end at child value end; a nil row is null.
+func (l *listCol) row(i int, isNil bool, end int) {
+	if isNil {
+		l.nulls++
+	} else {
+		bitutil.SetBit(l.valid, i)
+	}
+	l.offs = append(l.offs, int32(end))
+}
+
+// data returns the list column of type t over child, taking child's reference.
+func (l *listCol) data(t arrow.DataType, child arrow.ArrayData) arrow.ArrayData {
+	defer child.Release()
+	var valid *memory.Buffer
+	if l.nulls > 0 {
+		valid = memory.NewBufferBytes(l.valid)
+	}
+	return array.NewData(t, len(l.offs)-1,
+		[]*memory.Buffer{valid, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(l.offs))},
+		[]arrow.ArrayData{child}, l.nulls, 0)
+}
+
+// structData assembles a struct array with no nulls from its field arrays,
+// taking their references.
+func structData(t arrow.DataType, n int, children ...arrow.ArrayData) arrow.ArrayData {
+	d := array.NewData(t, n, []*memory.Buffer{nil}, children, 0, 0)
+	for _, ch := range children {
+		ch.Release()
+	}
+	return d
+}
+
+// mapCol accumulates a map column, entries sorted by key. A row whose map is
+// the very map of the row before (decoded blocks share equal maps between
+// rows) copies that row's entries instead of iterating and sorting again.
+type mapCol struct {
+	list     *listCol
+	keys     *strCol
+	items    *strCol
+	sorted   []string // scratch
+	prev     unsafe.Pointer
+	prevFrom int
+}
+
+func newMapCol(n int) *mapCol {
+	return &mapCol{list: newListCol(n), keys: newStrCol(n), items: newStrCol(n)}
+}
+
+func (c *mapCol) add(i int, m map[string]string) {
+	from, p := c.keys.len(), mapPointer(m)
+	if len(m) > 0 && p == c.prev {
+		c.keys.repeat(c.prevFrom, from)
+		c.items.repeat(c.prevFrom, from)
+	} else if len(m) > 0 {
+		keys := c.sorted[:0]
 		for k := range m {
 			keys = append(keys, k)
 		}
-		slices.Sort(keys)
+		if len(keys) > 1 {
+			slices.Sort(keys)
+		}
 		for _, k := range keys {
-			kb.Append(k)
-			ib.Append(m[k])
+			c.keys.add(k)
+			c.items.add(m[k])
 		}
+		c.sorted = keys
 	}
+	// Always the previous row's map, even nil or empty: a map seen again
+	// after other rows must not copy their entries.
+	c.prev, c.prevFrom = p, from
+	c.list.row(i, m == nil, c.keys.len())
 }
 
-func appendPVs(lb *array.ListBuilder, rows []*allocation.Allocation) {
-	sb := lb.ValueBuilder().(*array.StructBuilder)
-	key, bh, cost, pid, adj := sb.FieldBuilder(0).(*array.StringBuilder), sb.FieldBuilder(1).(*array.Float64Builder),
-		sb.FieldBuilder(2).(*array.Float64Builder), sb.FieldBuilder(3).(*array.StringBuilder), sb.FieldBuilder(4).(*array.Float64Builder)
-	for _, a := range rows {
-		if a.PVs == nil {
-			lb.AppendNull()
-			continue
-		}
-		lb.Append(true)
-		for _, pv := range a.PVs {
-			sb.Append(true)
-			key.Append(pv.Key)
-			bh.Append(pv.ByteHours)
-			cost.Append(pv.Cost)
-			pid.Append(pv.ProviderID)
-			adj.Append(pv.Adjustment)
-		}
-	}
+func (c *mapCol) data(t *arrow.MapType) arrow.ArrayData {
+	clear(c.sorted) // do not keep the rows' strings reachable
+	return c.list.data(t, structData(t.Elem(), c.keys.len(), c.keys.data(), c.items.data()))
 }
 
-func appendLBs(lb *array.ListBuilder, rows []*allocation.Allocation) {
-	sb := lb.ValueBuilder().(*array.StructBuilder)
-	key, svc, cost, priv, ip, hours, adj := sb.FieldBuilder(0).(*array.StringBuilder), sb.FieldBuilder(1).(*array.StringBuilder),
-		sb.FieldBuilder(2).(*array.Float64Builder), sb.FieldBuilder(3).(*array.BooleanBuilder), sb.FieldBuilder(4).(*array.StringBuilder),
-		sb.FieldBuilder(5).(*array.Float64Builder), sb.FieldBuilder(6).(*array.Float64Builder)
-	for _, a := range rows {
-		if a.LoadBalancers == nil {
-			lb.AppendNull()
-			continue
-		}
-		lb.Append(true)
-		for _, l := range a.LoadBalancers {
-			sb.Append(true)
-			key.Append(l.Key)
-			svc.Append(l.Service)
-			cost.Append(l.Cost)
-			priv.Append(l.Private)
-			ip.Append(l.IP)
-			hours.Append(l.Hours)
-			adj.Append(l.Adjustment)
-		}
-	}
+// mapPointer is a map's identity: two variables holding the same map give
+// the same pointer.
+func mapPointer(m map[string]string) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&m))
+}
+
+// pvCols accumulates the fields of the pvs list's struct values; its
+// string columns start with offsets {0}.
+type pvCols struct {
+	key, pid      strCol
+	bh, cost, adj []float64
+}
+
+func (c *pvCols) add(pv *allocation.PVAllocation) {
+	c.key.add(pv.Key)
+	c.bh = append(c.bh, pv.ByteHours)
+	c.cost = append(c.cost, pv.Cost)
+	c.pid.add(pv.ProviderID)
+	c.adj = append(c.adj, pv.Adjustment)
+}
+
+func (c *pvCols) data(t *arrow.ListType) arrow.ArrayData {
+	return structData(t.Elem(), c.key.len(), c.key.data(), float64Data(c.bh), float64Data(c.cost), c.pid.data(), float64Data(c.adj))
+}
+
+// lbCols accumulates the fields of the lbAllocations list's struct values;
+// its string columns start with offsets {0}.
+type lbCols struct {
+	key, svc, ip     strCol
+	cost, hours, adj []float64
+	priv             []bool
+}
+
+func (c *lbCols) add(l *allocation.LBAllocation) {
+	c.key.add(l.Key)
+	c.svc.add(l.Service)
+	c.cost = append(c.cost, l.Cost)
+	c.priv = append(c.priv, l.Private)
+	c.ip.add(l.IP)
+	c.hours = append(c.hours, l.Hours)
+	c.adj = append(c.adj, l.Adjustment)
+}
+
+func (c *lbCols) data(t *arrow.ListType) arrow.ArrayData {
+	return structData(t.Elem(), c.key.len(), c.key.data(), c.svc.data(), float64Data(c.cost), boolData(c.priv), c.ip.data(), float64Data(c.hours), float64Data(c.adj))
 }
 
 // ReadBlockMeta reads and checks only the footer metadata of a block: it costs
@@ -794,11 +995,18 @@ func sameColumns(got, want *arrow.Schema) bool {
 }
 
 // dictionaryColumns are the columns written dictionary-encoded (writerProps),
-// and so read as Arrow dictionaries.
+// and so read as Arrow dictionaries: the string properties but the pod name,
+// which is nearly unique per row (a pod has one or a few containers). Its
+// dictionary never paid: it hashed every value (an allocation each, in the
+// Parquet library) into a dictionary as large as the values, and the plain
+// encoding compresses as well. Blocks written when pod was dictionary-encoded
+// read the same.
 var dictionaryColumns = func() map[string]bool {
 	m := map[string]bool{colPriceSrc: true}
 	for _, c := range stringColumns {
-		m[c.name] = true
+		if c.name != colPod {
+			m[c.name] = true
+		}
 	}
 	return m
 }()

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -87,6 +87,39 @@ func TestEncodeBlockIsDeterministic(t *testing.T) {
 	require.Equal(t, b.Rows[0].Name, testBlock("c", 500, 3).Rows[0].Name, "EncodeBlock must not reorder the caller's rows")
 }
 
+// Rows sharing one map (as decoded rows do) encode as if each had its own
+// copy, including runs of three or more rows, empty maps and nil maps between.
+func TestEncodeBlockSharedMaps(t *testing.T) {
+	b := testBlock("c", 200, 4)
+	b.Rows = sortedCopy(b.Rows)
+	shared := map[string]string{"z": "1", "a": "2", "m": ""}
+	other := map[string]string{"b": "x"}
+	empty := map[string]string{}
+	// The same map comes back after a nil, an empty and another map.
+	pattern := []map[string]string{shared, shared, shared, nil, shared, empty, shared, other, other, shared, empty, empty, other}
+	for i := range b.Rows {
+		b.Rows[i].Properties.Labels = pattern[i%len(pattern)]
+		b.Rows[i].Properties.NamespaceAnnotations = shared
+		b.Rows[i].Properties.NamespaceLabels = pattern[(i+5)%len(pattern)]
+	}
+	copied := b
+	copied.Rows = slices.Clone(b.Rows)
+	for i := range copied.Rows {
+		p := &copied.Rows[i].Properties
+		p.Labels = maps.Clone(p.Labels) // nil stays nil
+		p.NamespaceLabels = maps.Clone(p.NamespaceLabels)
+		p.NamespaceAnnotations = maps.Clone(p.NamespaceAnnotations)
+	}
+	first, err := EncodeBlock(b)
+	require.NoError(t, err)
+	second, err := EncodeBlock(copied)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(first, second), "shared maps encode differently from copies")
+	got, err := DecodeBlock(context.Background(), b.Meta.Ref().Key(), first)
+	require.NoError(t, err)
+	require.Equal(t, copied.Rows, got.Rows)
+}
+
 func TestEncodeBlockRejectsBadInput(t *testing.T) {
 	cases := map[string]struct {
 		mutate func(*Block)
@@ -118,7 +151,7 @@ func TestEncodeBlockRejectsBadInput(t *testing.T) {
 // metadata, bypassing EncodeBlock's checks, to fake files other writers made.
 func writeParquet(t *testing.T, b Block, meta [][2]string) []byte {
 	t.Helper()
-	rec := buildRecord(memory.DefaultAllocator, sortedRows(b.Rows))
+	rec := buildRecord(sortedRows(b.Rows))
 	defer rec.Release()
 	var buf bytes.Buffer
 	fw, err := pqarrow.NewFileWriter(blockSchema, &buf, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))

@@ -25,6 +25,7 @@ const (
 	colPVs       = "pvs"
 	colLBs       = "lbAllocations"
 	colPriceSrc  = "priceSource"
+	colPod       = "pod"
 	tsUnitMillis = arrow.Millisecond
 )
 
@@ -52,7 +53,7 @@ var stringColumns = []stringColumn{
 	{"cluster", func(a *allocation.Allocation) *string { return &a.Properties.Cluster }},
 	{"node", func(a *allocation.Allocation) *string { return &a.Properties.Node }},
 	{"namespace", func(a *allocation.Allocation) *string { return &a.Properties.Namespace }},
-	{"pod", func(a *allocation.Allocation) *string { return &a.Properties.Pod }},
+	{colPod, func(a *allocation.Allocation) *string { return &a.Properties.Pod }},
 	{"container", func(a *allocation.Allocation) *string { return &a.Properties.Container }},
 	{"controller", func(a *allocation.Allocation) *string { return &a.Properties.Controller }},
 	{"controllerKind", func(a *allocation.Allocation) *string { return &a.Properties.ControllerKind }},
