@@ -338,6 +338,11 @@ func (e *Engine) blockAnswer(ctx context.Context, b plannedBlock, opts allocatio
 	w := b.entry.Window()
 	compute := func(ctx context.Context) ([]allocation.Allocation, error) {
 		set, err := e.aggregateFromStore(ctx, b, opts)
+		// The answer's strings still point into the decoded Arrow buffers
+		// (strings are read without copying); copied, a kept answer holds a
+		// few bytes per row instead of pinning whole buffers of every block
+		// the query read.
+		detachStrings(set.Allocations)
 		return set.Allocations, err
 	}
 	if b.entry.PendingSHA256 != "" || b.entry.SHA256 == "" {
@@ -352,6 +357,56 @@ func (e *Engine) blockAnswer(ctx context.Context, b plannedBlock, opts allocatio
 		e.metrics.misses.Inc()
 	}
 	return allocation.Set{Window: w, Allocations: rows}, err
+}
+
+// detachStrings gives every string of the rows its own memory. Maps, label
+// sets and lists are rebuilt rather than written to: rows may share them.
+func detachStrings(rows []allocation.Allocation) {
+	for i := range rows {
+		a := &rows[i]
+		a.Name = strings.Clone(a.Name)
+		a.PriceSource = strings.Clone(a.PriceSource)
+		p := &a.Properties
+		for _, s := range []*string{&p.Cluster, &p.Node, &p.Namespace, &p.Pod, &p.Container, &p.Controller, &p.ControllerKind, &p.ProviderID} {
+			*s = strings.Clone(*s)
+		}
+		if p.Services != nil {
+			services := make([]string, len(p.Services))
+			for j, s := range p.Services {
+				services[j] = strings.Clone(s)
+			}
+			p.Services = services
+		}
+		p.Labels, p.Annotations = cloneMap(p.Labels), cloneMap(p.Annotations)
+		p.NamespaceLabels, p.NamespaceAnnotations = cloneMap(p.NamespaceLabels), cloneMap(p.NamespaceAnnotations)
+		if a.PVs != nil {
+			pvs := make([]allocation.PVAllocation, len(a.PVs))
+			for j, pv := range a.PVs {
+				pv.Key, pv.ProviderID = strings.Clone(pv.Key), strings.Clone(pv.ProviderID)
+				pvs[j] = pv
+			}
+			a.PVs = pvs
+		}
+		if a.LoadBalancers != nil {
+			lbs := make([]allocation.LBAllocation, len(a.LoadBalancers))
+			for j, lb := range a.LoadBalancers {
+				lb.Key, lb.Service, lb.IP = strings.Clone(lb.Key), strings.Clone(lb.Service), strings.Clone(lb.IP)
+				lbs[j] = lb
+			}
+			a.LoadBalancers = lbs
+		}
+	}
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.Clone(k)] = strings.Clone(v)
+	}
+	return out
 }
 
 // requiredColumns maps the columns of the filter's required plain-string
