@@ -48,7 +48,15 @@ var queryRoutes = map[string]string{
 	"/model/allocation":         "/allocation",
 	"/allocation/summary":       "/allocation/summary",
 	"/model/allocation/summary": "/allocation/summary",
+	// The OpenCost UI's default base URL is /model (its nginx strips it in
+	// front of OpenCost), so pointed straight at serve it asks for
+	// /model/allocation/compute: OpenCost's semantics, not Kubecost's.
+	"/model/allocation/compute": "/allocation",
 }
+
+// kubecostRoutes follow Kubecost's meaning where it differs from OpenCost's
+// (shareIdle without includeIdle).
+var kubecostRoutes = map[string]bool{"/model/allocation": true, "/model/allocation/summary": true}
 
 type handler struct {
 	opts    HandlerOptions
@@ -90,7 +98,7 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 	mux := http.NewServeMux()
 	for path, route := range queryRoutes {
 		summary := route == "/allocation/summary"
-		kubecost := strings.HasPrefix(path, "/model/")
+		kubecost := kubecostRoutes[path]
 		mux.Handle(path, h.instrument(route, h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveQuery(w, r, summary, kubecost) }))))
 	}
 	mux.Handle("/status", h.instrument("/status", h.authorized(h.getOnly(h.serveStatus))))

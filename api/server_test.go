@@ -381,3 +381,17 @@ func TestAPIStepFinerThanTheDataIs400(t *testing.T) {
 	rec = a.get(t, "/allocation?window=yesterday&step=1d&aggregate=namespace")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 }
+
+// TestAPIOpenCostUIPath: the OpenCost UI's default base URL (/model) puts
+// /model/allocation/compute in front of serve; it answers with OpenCost's
+// meaning (shareIdle needs includeIdle), unlike Kubecost's /model/allocation.
+func TestAPIOpenCostUIPath(t *testing.T) {
+	a := newTestAPI(t, goldenStore(t), nil)
+	ui := a.get(t, "/model/allocation/compute?window=yesterday&aggregate=namespace&shareIdle=true")
+	require.Equal(t, http.StatusOK, ui.Code, ui.Body.String())
+	oc := a.get(t, "/allocation/compute?window=yesterday&aggregate=namespace&shareIdle=true")
+	require.Equal(t, oc.Body.String(), ui.Body.String())
+	kc := a.get(t, "/model/allocation?window=yesterday&aggregate=namespace&shareIdle=true")
+	require.Equal(t, http.StatusOK, kc.Code, kc.Body.String())
+	require.NotEqual(t, oc.Body.String(), kc.Body.String(), "Kubecost's route shares idle without includeIdle")
+}
