@@ -14,6 +14,28 @@ import (
 // within a small factor for the bound to mean something.
 const approxRowBytes = 1024
 
+// Approximate memory of what a row holds besides itself: one volume or load
+// balancer entry (struct and key strings), one map entry or list string.
+const (
+	approxVolumeBytes = 160
+	approxEntryBytes  = 64
+)
+
+// approxBytes is what rows are assumed to hold: a row each, plus their
+// volumes, load balancers, services and map entries. A row summed over a
+// namespace can carry thousands of volumes, so counting rows alone would let
+// the cache hold many times its bound.
+func approxBytes(rows []allocation.Allocation) int64 {
+	n := int64(len(rows)+1) * approxRowBytes
+	for i := range rows {
+		a := &rows[i]
+		p := &a.Properties
+		n += int64(len(a.PVs)+len(a.LoadBalancers)) * approxVolumeBytes
+		n += int64(len(p.Services)+len(p.Labels)+len(p.Annotations)+len(p.NamespaceLabels)+len(p.NamespaceAnnotations)) * approxEntryBytes
+	}
+	return n
+}
+
 // loadTimeout bounds one block read, which outlives the request that started
 // it when other requests wait on it.
 const loadTimeout = 2 * time.Minute
@@ -93,7 +115,7 @@ func (c *blockCache) get(ctx context.Context, key string, fn func(context.Contex
 }
 
 func (c *blockCache) addLocked(key string, rows []allocation.Allocation) {
-	size := int64(len(rows)+1) * approxRowBytes
+	size := approxBytes(rows)
 	if size > c.maxBytes {
 		return
 	}

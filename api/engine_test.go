@@ -529,3 +529,17 @@ func TestAnswerSubHourWindow(t *testing.T) {
 	require.NotEmpty(t, sets(t, rec.Body.Bytes())[0])
 	require.Contains(t, rec.Body.String(), "has no block yet")
 }
+
+// TestCacheCountsVolumes: a row carrying many volumes counts for them, so the
+// byte bound holds for answers summed over namespaces with thousands of PVs.
+func TestCacheCountsVolumes(t *testing.T) {
+	plain := []allocation.Allocation{{Name: "a"}}
+	heavy := []allocation.Allocation{{Name: "a", PVs: make([]allocation.PVAllocation, 1000)}}
+	require.Equal(t, int64(2*approxRowBytes), approxBytes(plain))
+	require.Equal(t, int64(2*approxRowBytes+1000*approxVolumeBytes), approxBytes(heavy))
+	c := newBlockCache(100 * approxRowBytes)
+	_, _, err := c.get(context.Background(), "k", func(context.Context) ([]allocation.Allocation, error) { return heavy, nil })
+	require.NoError(t, err)
+	_, n := c.stats()
+	require.Zero(t, n, "an answer larger than the whole cache is not kept")
+}
