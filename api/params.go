@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/internal/textdist"
 )
 
 // ParamError is a bad query parameter: the API answers it with 400 and the
@@ -224,7 +225,7 @@ func unknownParam(name string) error {
 	}
 	best, bestDist := "", 3
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
+		if d := textdist.EditDistance(strings.ToLower(name), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -232,27 +233,6 @@ func unknownParam(name string) error {
 		return paramErr(name, "unknown parameter; did you mean %s?", best)
 	}
 	return paramErr(name, "unknown parameter (the parameters are listed in the README, \"API parameters\")")
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // namespacePattern is a Kubernetes namespace name (an RFC 1123 label).

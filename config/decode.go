@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/costfed/costfed/internal/textdist"
 )
 
 // source remembers where a config came from: the file name and the line of every
@@ -566,7 +568,7 @@ func hasOpt(opts, want string) bool {
 func suggest(name string, fields map[string]reflect.Type) string {
 	best, bestDist := "", 3
 	for f := range fields {
-		dist := editDistance(strings.ToLower(name), f)
+		dist := textdist.EditDistance(strings.ToLower(name), f)
 		if dist < bestDist || (dist == bestDist && best != "" && f < best) {
 			best, bestDist = f, dist
 		}
@@ -575,29 +577,6 @@ func suggest(name string, fields map[string]reflect.Type) string {
 		return ""
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // decode decodes n into out (which holds the defaults) and records yaml's type
