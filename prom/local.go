@@ -173,7 +173,7 @@ func OpenLocal(dir string, opts ...LocalOption) (*LocalSource, error) {
 // load opens the blocks, and the WAL's block when asked. The WAL goes
 // first: FlushWAL reopens the directory's blocks, closing earlier readers.
 func (s *LocalSource) load(dir string, o localOptions) error {
-	if o.includeWAL && localHasWAL(dir) {
+	if o.includeWAL && HasWAL(dir) {
 		if err := s.loadWAL(o); err != nil {
 			return err
 		}
@@ -189,7 +189,9 @@ func (s *LocalSource) load(dir string, o localOptions) error {
 	return nil
 }
 
-func localHasWAL(dir string) bool {
+// HasWAL reports whether a TSDB directory holds a non-empty write-ahead log
+// (samples a live Prometheus has not cut into blocks yet).
+func HasWAL(dir string) bool {
 	entries, err := os.ReadDir(filepath.Join(dir, "wal"))
 	if err != nil {
 		return false

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +99,7 @@ func openLocalSource(cfg config.Agent, logger *slog.Logger) (promSource, error) 
 	first, last := src.TimeRange()
 	logger.Info("reading a local TSDB directory (offline)", "tsdb_path", p.TSDBPath,
 		"first", first.Format(time.RFC3339), "last", last.Format(time.RFC3339))
-	if hasWAL(p.TSDBPath) {
+	if prom.HasWAL(p.TSDBPath) {
 		logger.Warn("the directory has a write-ahead log, which is not read: its samples (a live Prometheus's last hours) are missing; use a snapshot (POST /api/v1/admin/tsdb/snapshot) to have them as blocks",
 			"tsdb_path", p.TSDBPath)
 	}
@@ -110,19 +108,6 @@ func openLocalSource(cfg config.Agent, logger *slog.Logger) (promSource, error) 
 			logger.Warn("close the local TSDB", "err", err)
 		}
 	}}, nil
-}
-
-func hasWAL(dir string) bool {
-	entries, err := os.ReadDir(filepath.Join(dir, "wal"))
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.Size() > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // offlineNow is the time an offline source's backfill or rebuild runs "as
