@@ -15,10 +15,13 @@
 // edges and for days whose 1d block is missing. Each block is aggregated on
 // its own (filter, idle, sharing), then the aggregated sets are summed per
 // step or accumulation period, as OpenCost sums per-step sets. A block is
-// streamed (store.ScanBlock) a batch of rows at a time, reading only the
-// columns the question needs; when the options decompose, each batch is
-// aggregated as it is decoded and the partial answers merged, so memory holds
-// answers, not rows. Per-block answers are cached by content hash
+// streamed a batch at a time, reading only the columns the question needs.
+// When the options decompose (no sharing, no idle scaled to a filter), the
+// block is summed column by column (store.AggregateBlock with an
+// allocation.Grouper): no row is built, numeric columns are added into
+// per-output sums in tight loops, and memory holds one batch of columns and
+// the answer. Other questions decode rows (store.ScanBlock) and aggregate
+// them whole. Per-block answers are cached by content hash
 // (IndexEntry.SHA256) and the options' canonical text (AggregateOptions.Key)
 // in an LRU bounded by an approximate byte count; concurrent loads of one
 // key are joined.

@@ -24,6 +24,9 @@ type Source interface {
 	// ScanBlock verifies the block of an index entry and hands its rows to fn
 	// in batches.
 	ScanBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, opts store.ScanOptions, fn func([]allocation.Allocation) error) (store.BlockMeta, error)
+	// AggregateBlock verifies the block of an index entry and sums its rows
+	// by g's output rows, column by column.
+	AggregateBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, opts store.ScanOptions, g *allocation.Grouper) (allocation.Set, error)
 }
 
 // Query is one cost question: a window, how to split or sum it over time, and
@@ -69,11 +72,18 @@ type EngineOptions struct {
 	StaleClusters func(ctx context.Context) ([]string, error)
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
+
+	// rowPath makes decomposable questions decode rows and aggregate them
+	// batch by batch, as before the columnar path: for tests comparing the
+	// two.
+	rowPath bool
 }
 
 // Engine answers queries from committed blocks. It is safe for concurrent use.
 type Engine struct {
-	src     Source
+	src Source
+	// buffers lends the columnar path's Arrow buffers from batch to batch.
+	buffers *store.BufferPool
 	opts    EngineOptions
 	logger  *slog.Logger
 	cache   *blockCache
@@ -102,7 +112,8 @@ func NewEngine(src Source, opts EngineOptions) (*Engine, error) {
 	if opts.ScanBatchRows <= 0 {
 		opts.ScanBatchRows = defaultScanBatchRows
 	}
-	e := &Engine{src: src, opts: opts, logger: opts.Logger, cache: newBlockCache(opts.CacheBytes)}
+	e := &Engine{src: src, opts: opts, logger: opts.Logger, cache: newBlockCache(opts.CacheBytes),
+		buffers: store.NewBufferPool(columnBufferBytes)}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -338,11 +349,6 @@ func (e *Engine) blockAnswer(ctx context.Context, b plannedBlock, opts allocatio
 	w := b.entry.Window()
 	compute := func(ctx context.Context) ([]allocation.Allocation, error) {
 		set, err := e.aggregateFromStore(ctx, b, opts)
-		// The answer's strings still point into the decoded Arrow buffers
-		// (strings are read without copying); copied, a kept answer holds a
-		// few bytes per row instead of pinning whole buffers of every block
-		// the query read.
-		detachStrings(set.Allocations)
 		return set.Allocations, err
 	}
 	if b.entry.PendingSHA256 != "" || b.entry.SHA256 == "" {
@@ -428,6 +434,10 @@ func requiredColumns(f allocation.Filter) map[string][]string {
 	return out
 }
 
+// columnBufferBytes bounds the free Arrow buffers kept between batches:
+// about what two blocks read at once use.
+const columnBufferBytes = 32 << 20
+
 // defaultScanBatchRows is EngineOptions.ScanBatchRows's default: a quarter
 // of a row group, a few MB of decoded rows.
 const defaultScanBatchRows = 16 * 1024
@@ -444,13 +454,23 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 		scan.Omit = []string{store.ColumnLabels, store.ColumnAnnotations}
 	}
 	if opts.Decomposable() {
-		// Aggregate never keeps its input rows (its answer shares no memory
-		// with them), so one batch buffer serves the whole scan.
-		scan.ReuseBatch = true
 		// Rows the filter drops add nothing here (no idle is scaled to it,
 		// nothing is shared), so row groups whose statistics rule out the
 		// filter's required values need not be read.
 		scan.Require = requiredColumns(opts.Filter)
+		if !e.opts.rowPath {
+			scan.Buffers = e.buffers
+			g, err := allocation.NewGrouper(opts)
+			if err != nil {
+				return allocation.Set{}, &aggregateError{err}
+			}
+			set, err := e.src.AggregateBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, g)
+			set.Window = w
+			return set, err
+		}
+		// Aggregate never keeps its input rows (its answer shares no memory
+		// with them), so one batch buffer serves the whole scan.
+		scan.ReuseBatch = true
 		var parts []allocation.Set
 		_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(rows []allocation.Allocation) error {
 			part, err := allocation.NewSet(w, rows...).Aggregate(opts)
@@ -464,9 +484,9 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 		case err != nil:
 			return allocation.Set{}, err
 		case len(parts) == 1:
-			return parts[0], nil
+			return detached(parts[0]), nil
 		}
-		return allocation.MergeSets(w, parts...), nil
+		return detached(allocation.MergeSets(w, parts...)), nil
 	}
 	var rows []allocation.Allocation
 	_, err := e.src.ScanBlock(ctx, e.opts.Cluster, b.res, b.entry, scan, func(batch []allocation.Allocation) error {
@@ -480,7 +500,17 @@ func (e *Engine) aggregateFromStore(ctx context.Context, b plannedBlock, opts al
 	if err != nil {
 		return allocation.Set{}, &aggregateError{err}
 	}
-	return set, nil
+	return detached(set), nil
+}
+
+// detached is set with strings of its own (see detachStrings). Rows decoded
+// by store.ScanBlock point into the decoded Arrow buffers (strings are read
+// without copying); copied, a kept answer holds a few bytes per row instead
+// of pinning whole buffers of every block the query read. The columnar path
+// copies what it keeps as it goes.
+func detached(set allocation.Set) allocation.Set {
+	detachStrings(set.Allocations)
+	return set
 }
 
 // combine sums the aggregated block sets into the answer's sets.

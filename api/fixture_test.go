@@ -94,7 +94,7 @@ func (f *fleet) commit(blocks ...store.Block) error {
 	return nil
 }
 
-// countingSource counts block reads.
+// countingSource counts block reads, by rows or by columns.
 type countingSource struct {
 	Source
 	reads atomic.Int64
@@ -107,4 +107,12 @@ func (c *countingSource) ScanBlock(ctx context.Context, cluster string, res stor
 		return store.BlockMeta{}, c.fail
 	}
 	return c.Source.ScanBlock(ctx, cluster, res, e, opts, fn)
+}
+
+func (c *countingSource) AggregateBlock(ctx context.Context, cluster string, res store.Resolution, e store.IndexEntry, opts store.ScanOptions, g *allocation.Grouper) (allocation.Set, error) {
+	c.reads.Add(1)
+	if c.fail != nil {
+		return allocation.Set{}, c.fail
+	}
+	return c.Source.AggregateBlock(ctx, cluster, res, e, opts, g)
 }

@@ -729,6 +729,10 @@ type ScanOptions struct {
 	// next: fn must not keep the slice or pointers into it (strings, maps
 	// and lists of the rows stay valid). It spares an allocation per batch.
 	ReuseBatch bool
+	// Buffers, when set, lends the Arrow buffers of AggregateBlockData's
+	// batches and takes them back (ScanBlockData ignores it: its rows point
+	// into the buffers).
+	Buffers *BufferPool
 }
 
 // Columns a scan may leave out.
@@ -817,6 +821,24 @@ func projectColumns(rdr *file.Reader, omit []string) ([]int, error) {
 // still fails with a *BlockError, so callers must drop what they made of the
 // earlier batches.
 func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOptions, fn func(rows []allocation.Allocation) error) (meta BlockMeta, err error) {
+	var reused []allocation.Allocation
+	return scanRecords(ctx, key, data, opts, memory.DefaultAllocator, func(rec arrow.RecordBatch, meta BlockMeta) error {
+		rows, err := appendRecord(reused[:0], rec, meta.Window)
+		if opts.ReuseBatch {
+			reused = rows
+		}
+		if err != nil {
+			return blockErr(key, ErrCorruptBlock, "%v", err)
+		}
+		return fn(rows)
+	})
+}
+
+// scanRecords checks a block as DecodeBlock does and hands its record
+// batches (the columns opts leave, of the row groups opts.Require does not
+// rule out) to fn, with the checked metadata. A batch is valid only during
+// fn. An error from fn stops the scan and is returned as it is.
+func scanRecords(ctx context.Context, key string, data []byte, opts ScanOptions, mem memory.Allocator, fn func(rec arrow.RecordBatch, meta BlockMeta) error) (meta BlockMeta, err error) {
 	defer recoverAsCorrupt(key, &err)
 	rdr, err := openParquet(key, data)
 	if err != nil {
@@ -845,7 +867,7 @@ func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOption
 			props.SetReadDict(i, true)
 		}
 	}
-	fr, err := pqarrow.NewFileReader(rdr, props, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(rdr, props, mem)
 	if err != nil {
 		return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
 	}
@@ -866,20 +888,13 @@ func ScanBlockData(ctx context.Context, key string, data []byte, opts ScanOption
 	}
 	defer rr.Release()
 	n := int(skipped)
-	var reused []allocation.Allocation
 	for rr.Next() {
-		rows, err := appendRecord(reused[:0], rr.RecordBatch(), meta.Window)
-		if opts.ReuseBatch {
-			reused = rows
-		}
-		if err != nil {
-			return BlockMeta{}, blockErr(key, ErrCorruptBlock, "%v", err)
-		}
-		n += len(rows)
+		rec := rr.RecordBatch()
+		n += int(rec.NumRows())
 		if n > meta.Rows {
 			return BlockMeta{}, blockErr(key, ErrRowCount, "metadata says %d rows, file holds more", meta.Rows)
 		}
-		if err := fn(rows); err != nil {
+		if err := fn(rec, meta); err != nil {
 			return BlockMeta{}, err
 		}
 	}

@@ -240,18 +240,42 @@ func FuzzDecodeBlock(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("PAR1PAR1"))
 	key := b.Meta.Ref().Key()
+	by, err := allocation.ParseAggregateBy("namespace")
+	if err != nil {
+		f.Fatal(err)
+	}
+	opts := allocation.AggregateOptions{By: by, Idle: allocation.IdleOptions{Include: true}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		blk, err := DecodeBlock(context.Background(), key, data)
+		// The columnar reader takes the same bytes to the same verdict.
+		g, gerr := allocation.NewGrouper(opts)
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		summed, aerr := AggregateBlockData(context.Background(), key, data, ScanOptions{}, g)
+		if (err == nil) != (aerr == nil) {
+			t.Fatalf("decoding says %v, aggregating by columns says %v", err, aerr)
+		}
 		if err != nil {
 			var be *BlockError
 			if !errors.As(err, &be) || be.Key != key {
 				t.Fatalf("error is not a *BlockError naming the key: %T %v", err, err)
+			}
+			if !errors.As(aerr, &be) || be.Key != key {
+				t.Fatalf("columnar error is not a *BlockError naming the key: %T %v", aerr, aerr)
 			}
 			return
 		}
 		// Anything accepted must satisfy the invariants readers rely on.
 		if blk.Meta.Cluster != "c" || len(blk.Rows) != blk.Meta.Rows {
 			t.Fatalf("accepted an inconsistent block: %+v", blk.Meta)
+		}
+		want, err := allocation.NewSet(blk.Meta.Window, blk.Rows...).Aggregate(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Allocations) != len(summed.Allocations) || math.Abs(want.TotalCost()-summed.TotalCost()) > 1e-9*math.Abs(want.TotalCost()) {
+			t.Fatalf("columnar answer %d rows costing %v, rows give %d costing %v", len(summed.Allocations), summed.TotalCost(), len(want.Allocations), want.TotalCost())
 		}
 	})
 }

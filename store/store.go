@@ -248,6 +248,17 @@ func (s *Store) ScanBlock(ctx context.Context, cluster string, res Resolution, e
 	return ScanBlockData(ctx, key, data, opts, fn)
 }
 
+// AggregateBlock reads the block of an index entry with the checks of
+// ReadBlock and sums its rows by g's output rows, column by column (see
+// AggregateBlockData).
+func (s *Store) AggregateBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, opts ScanOptions, g *allocation.Grouper) (allocation.Set, error) {
+	key, data, err := s.verifiedBlock(ctx, cluster, res, e)
+	if err != nil {
+		return allocation.Set{}, err
+	}
+	return AggregateBlockData(ctx, key, data, opts, g)
+}
+
 // verifiedBlock fetches the object of an index entry and checks it is the
 // content the index lists.
 func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (string, []byte, error) {
