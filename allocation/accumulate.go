@@ -151,36 +151,127 @@ func MergeSets(w Window, sets ...Set) Set { return mergeSets(sets, w) }
 // too, as in OpenCost, where an allocation's window is its set's (the rows'
 // Start and End still say when they ran).
 func mergeSets(sets []Set, w Window) Set {
+	var m setMerger
+	for _, s := range sets {
+		m.add(s)
+	}
+	return m.finish(w)
+}
+
+// setMerger is mergeSets fed one set at a time: it holds the sums of the
+// rows so far, not the sets.
+type setMerger struct {
+	keys   *keyTable
+	sums   []summer
+	window Window // union of the sets' windows
+}
+
+func (m *setMerger) add(s Set) {
+	if m.keys == nil {
+		m.keys = newKeyTable()
+		m.sums = make([]summer, 0, len(s.Allocations))
+	}
+	m.window = unionWindow(m.window, s.Window)
+	for i := range s.Allocations {
+		a := &s.Allocations[i]
+		k := m.keys.internString(a.Name)
+		if int(k) == len(m.sums) {
+			m.sums = append(m.sums, summer{})
+		}
+		m.sums[k].add(a)
+	}
+}
+
+// finish returns the merged set (see mergeSets for w).
+func (m *setMerger) finish(w Window) Set {
 	given := w != (Window{})
 	if !given {
-		for _, s := range sets {
-			w = unionWindow(w, s.Window)
-		}
+		w = m.window
 	}
-	keys := newKeyTable()
-	var sums []summer
-	if len(sets) > 0 {
-		sums = make([]summer, 0, len(sets[0].Allocations))
-	}
-	for _, s := range sets {
-		for i := range s.Allocations {
-			a := &s.Allocations[i]
-			k := keys.internString(a.Name)
-			if int(k) == len(sums) {
-				sums = append(sums, summer{})
-			}
-			sums[k].add(a)
-		}
-	}
-	rows := make([]Allocation, len(sums))
-	for k := range sums {
-		rows[k] = sums[k].finish(keys.names[k])
+	rows := make([]Allocation, len(m.sums))
+	for k := range m.sums {
+		rows[k] = m.sums[k].finish(m.keys.names[k])
 		if given {
 			rows[k].Window = w
 		}
 	}
 	sortByName(rows)
 	return Set{Window: w, Allocations: rows}
+}
+
+// Accumulator is AccumulateSteps or AccumulatePeriods fed one set at a time,
+// in window order: it holds the running sums of the current step, not the
+// sets, so its memory is the answer's however many sets go in. Fed the sets
+// AccumulateSteps would sort, it answers the same, bit for bit.
+type Accumulator struct {
+	windows []Window
+	i       int       // the step being summed
+	cur     setMerger // its sums
+	out     []Set
+	last    Window // the last set added
+}
+
+// NewStepAccumulator accumulates w in steps of step (see AccumulateSteps).
+func NewStepAccumulator(w Window, step time.Duration) (*Accumulator, error) {
+	steps, err := w.Steps(step)
+	if err != nil {
+		return nil, err
+	}
+	return &Accumulator{windows: steps, out: make([]Set, 0, len(steps))}, nil
+}
+
+// NewPeriodAccumulator accumulates w by calendar period (see
+// AccumulatePeriods).
+func NewPeriodAccumulator(w Window, by Accumulation) (*Accumulator, error) {
+	periods, err := w.Periods(by)
+	if err != nil {
+		return nil, err
+	}
+	return &Accumulator{windows: periods, out: make([]Set, 0, len(periods))}, nil
+}
+
+// Add sums s into its step. Sets must come in window order without
+// overlapping; a set outside every step is ignored, one that straddles a
+// step boundary is an error.
+func (a *Accumulator) Add(s Set) error {
+	sw := s.Window
+	if !sw.End.After(sw.Start) {
+		return fmt.Errorf("accumulate: set window %s: end is not after start", sw)
+	}
+	if a.last != (Window{}) && sw.Start.Before(a.last.End) {
+		return fmt.Errorf("accumulate: set window %s comes after %s, which it overlaps or follows", sw, a.last)
+	}
+	a.last = sw
+	for a.i < len(a.windows) && !sw.Start.Before(a.windows[a.i].End) {
+		a.closeStep()
+	}
+	if a.i == len(a.windows) {
+		return nil // after every step
+	}
+	st := a.windows[a.i]
+	if !sw.End.After(st.Start) {
+		return nil // before every step
+	}
+	if sw.Start.Before(st.Start) || sw.End.After(st.End) {
+		return fmt.Errorf("step %s: set %s straddles a step boundary", st, sw)
+	}
+	a.cur.add(s)
+	return nil
+}
+
+func (a *Accumulator) closeStep() {
+	a.out = append(a.out, a.cur.finish(a.windows[a.i]))
+	a.cur = setMerger{}
+	a.i++
+}
+
+// Sets returns one set per step, steps without data empty. The
+// Accumulator takes no more sets after.
+func (a *Accumulator) Sets() []Set {
+	for a.i < len(a.windows) {
+		a.closeStep()
+	}
+	return a.out
 }
 
 // maxSteps bounds how many steps a window may be split into.

@@ -218,3 +218,47 @@ func TestAccumulatePeriodsReportsTheRequestedPeriods(t *testing.T) {
 	_, err = AccumulatePeriods(sets, w, AccumulateNone)
 	require.ErrorContains(t, err, "no calendar period")
 }
+
+// TestAccumulatorStreamsWhatAccumulateAnswers: sets fed one at a time, in
+// window order, give AccumulateSteps's and AccumulatePeriods's answers bit
+// for bit, for windows that start, end or split inside the data; sets out of
+// order or straddling a step are errors.
+func TestAccumulatorStreamsWhatAccumulateAnswers(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	base := at("2024-01-06T00:00:00Z")
+	for range 40 {
+		sets := hourlySets(r)
+		w := Window{Start: base.Add(time.Duration(r.IntN(10)) * time.Hour), End: base.Add(time.Duration(30+r.IntN(30)) * time.Hour)}
+		step := time.Duration(1+r.IntN(7)) * time.Hour
+		want, err := AccumulateSteps(sets, w, step)
+		require.NoError(t, err)
+		acc, err := NewStepAccumulator(w, step)
+		require.NoError(t, err)
+		for _, s := range sets {
+			require.NoError(t, acc.Add(s)) // hourly sets never straddle whole-hour steps
+		}
+		require.Equal(t, want, acc.Sets(), "window %s step %s", w, step)
+
+		by := []Accumulation{AccumulateAll, AccumulateDay, AccumulateHour}[r.IntN(3)]
+		w = Window{Start: base, End: base.Add(48 * time.Hour)}
+		want, err = AccumulatePeriods(sets, w, by)
+		require.NoError(t, err)
+		acc, err = NewPeriodAccumulator(w, by)
+		require.NoError(t, err)
+		for _, s := range sets {
+			require.NoError(t, acc.Add(s))
+		}
+		require.Equal(t, want, acc.Sets(), "by %v", by)
+	}
+
+	day := Set{Window: testDay}
+	next := Set{Window: Window{Start: testDay.End, End: testDay.End.Add(24 * time.Hour)}}
+	acc, err := NewPeriodAccumulator(Window{Start: testDay.Start, End: next.Window.End}, AccumulateAll)
+	require.NoError(t, err)
+	require.NoError(t, acc.Add(next))
+	require.ErrorContains(t, acc.Add(day), "overlaps or follows")
+	acc, err = NewStepAccumulator(Window{Start: testDay.Start, End: next.Window.End}, 12*time.Hour)
+	require.NoError(t, err)
+	require.ErrorContains(t, acc.Add(day), "straddles a step boundary")
+	require.ErrorContains(t, acc.Add(Set{}), "end is not after start")
+}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -158,7 +159,11 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 		// read it.
 		return Answer{}, err
 	}
-	sets, unread, err := e.aggregateBlocks(ctx, plan.blocks, q.Options)
+	acc, err := newAccumulator(w, q)
+	if err != nil {
+		return Answer{}, fmt.Errorf("answer: %w", err)
+	}
+	unread, err := e.aggregateBlocks(ctx, plan.blocks, q.Options, acc)
 	if err != nil {
 		return Answer{}, err
 	}
@@ -166,10 +171,7 @@ func (e *Engine) Answer(ctx context.Context, q Query) (Answer, error) {
 	ans.warnMissing(plan.missing)
 	ans.warnIncomplete(plan.blocks)
 	e.warnStale(ctx, &ans)
-	ans.Sets, err = combine(sets, w, q)
-	if err != nil {
-		return Answer{}, fmt.Errorf("answer: %w", err)
-	}
+	ans.Sets = acc.Sets()
 	return ans, nil
 }
 
@@ -287,34 +289,71 @@ func subHourWindow(w allocation.Window, hourly []store.IndexEntry, ans *Answer) 
 }
 
 // aggregateBlocks reads and aggregates every planned block, Concurrency at a
-// time. Blocks that fail verification are left out with a warning; any other
-// error fails the query.
-func (e *Engine) aggregateBlocks(ctx context.Context, blocks []plannedBlock, opts allocation.AggregateOptions) ([]allocation.Set, []string, error) {
+// time, and sums the answers into acc in plan (window) order as they come,
+// so the sums are taken in one order whatever finishes first, and memory
+// holds the running sums and the few answers waiting for an earlier block,
+// not every block's answer. Blocks that fail verification are left out with
+// a warning; any other error fails the query.
+func (e *Engine) aggregateBlocks(ctx context.Context, blocks []plannedBlock, opts allocation.AggregateOptions, acc *allocation.Accumulator) ([]string, error) {
 	sets := make([]allocation.Set, len(blocks))
 	warns := make([]string, len(blocks))
+	done := make([]bool, len(blocks))
+	var (
+		mu      sync.Mutex
+		next    int // the first block not yet summed
+		foldErr error
+	)
+	// ahead bounds the blocks read but not yet summed: a slow block holds
+	// back at most this many answers behind it.
+	ahead := make(chan struct{}, 2*e.opts.Concurrency)
+	fold := func() {
+		for next < len(blocks) && done[next] {
+			if warns[next] == "" && foldErr == nil {
+				foldErr = acc.Add(sets[next])
+			}
+			sets[next] = allocation.Set{}
+			next++
+			<-ahead
+		}
+	}
 	optsKey := opts.Key()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(e.opts.Concurrency)
+launch:
 	for i, b := range blocks {
+		select {
+		case ahead <- struct{}{}:
+		case <-gctx.Done():
+			break launch
+		}
 		g.Go(func() error {
-			var err error
-			sets[i], warns[i], err = e.aggregateBlock(gctx, b, opts, optsKey)
-			return err
+			set, warn, err := e.aggregateBlock(gctx, b, opts, optsKey)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			sets[i], warns[i], done[i] = set, warn, true
+			fold()
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out []allocation.Set
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if foldErr != nil {
+		return nil, fmt.Errorf("answer: %w", foldErr)
+	}
 	var unread []string
-	for i := range blocks {
-		if warns[i] != "" {
-			unread = append(unread, warns[i])
-			continue
+	for _, w := range warns {
+		if w != "" {
+			unread = append(unread, w)
 		}
-		out = append(out, sets[i])
 	}
-	return out, unread, nil
+	return unread, nil
 }
 
 func (e *Engine) aggregateBlock(ctx context.Context, b plannedBlock, opts allocation.AggregateOptions, optsKey string) (allocation.Set, string, error) {
@@ -513,17 +552,17 @@ func detached(set allocation.Set) allocation.Set {
 	return set
 }
 
-// combine sums the aggregated block sets into the answer's sets.
-func combine(sets []allocation.Set, w allocation.Window, q Query) ([]allocation.Set, error) {
+// newAccumulator sums the aggregated block sets into the answer's sets: one
+// set for the window, one per step, or one per calendar period clipped to
+// the window (periods without data included, as OpenCost answers).
+func newAccumulator(w allocation.Window, q Query) (*allocation.Accumulator, error) {
 	switch {
 	case q.Accumulate == allocation.AccumulateNone && q.Step == 0:
-		return allocation.AccumulateSteps(sets, w, w.Duration())
+		return allocation.NewStepAccumulator(w, w.Duration())
 	case q.Accumulate == allocation.AccumulateNone:
-		return allocation.AccumulateSteps(sets, w, q.Step)
+		return allocation.NewStepAccumulator(w, q.Step)
 	}
-	// One set per calendar period clipped to the window, periods without
-	// data included, as OpenCost answers.
-	return allocation.AccumulatePeriods(sets, w, q.Accumulate)
+	return allocation.NewPeriodAccumulator(w, q.Accumulate)
 }
 
 func (a *Answer) warnf(format string, args ...any) {
