@@ -23,14 +23,14 @@ declare -A U=( [namespace]="aggregate=namespace" [cluster]="aggregate=cluster" [
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for q in namespace cluster label nsfilter; do
   dq=$q; [ $q = nsfilter ] && dq=filter
-  /usr/bin/time -f "cold duckdb $q elapsed=%es maxrss=%MkB" /tmp/duckq --dir $DIR --question $dq --label tier --namespace ns-3 -q
+  /usr/bin/time -f "cold duckdb $q elapsed=%es user=%Us sys=%Ss maxrss=%MkB" /tmp/duckq --dir $DIR --question $dq --label tier --namespace ns-3 -q
 done
 for v in ${VERSIONS:-new base}; do
   for q in namespace cluster label nsfilter; do
     if [ $q = nsfilter ]; then
-      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W --aggregate namespace --filter 'namespace:"ns-3"' --format csv > /dev/null
+      /usr/bin/time -f "cold $v $q elapsed=%es user=%Us sys=%Ss maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W --aggregate namespace --filter 'namespace:"ns-3"' --format csv > /dev/null
     else
-      /usr/bin/time -f "cold $v $q elapsed=%es maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W $(qargs $q) --format csv > /dev/null
+      /usr/bin/time -f "cold $v $q elapsed=%es user=%Us sys=%Ss maxrss=%MkB" /tmp/costfed-$v query --store "$STORE_YAML" --window $W $(qargs $q) --format csv > /dev/null
     fi
   done
   /tmp/costfed-$v serve --config "$FED_YAML" --listen 127.0.0.1:19003 > /tmp/serve-$v.log 2>&1 &
