@@ -34,8 +34,10 @@ var table = map[string]rule{
 	// config; client_golang api, sigv4, the Prometheus engine for the local
 	// TSDB source.
 	"prom": {project: []string{"config"}, external: []string{"github.com/prometheus/", metrics}},
-	// stdlib only: the domain is pure.
-	"allocation": {},
+	// The domain is pure: stdlib only, and allocation computes the asset
+	// rows of the same pass (asset's types only; asset imports nothing).
+	"allocation": {project: []string{"asset"}},
+	"asset":      {},
 	// allocation, objstore, arrow. Beyond the table: config, to build a
 	// bucket from federated-store.yaml (its own job per the table's role).
 	"store":     {project: []string{"allocation", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
