@@ -42,7 +42,7 @@ var table = map[string]rule{
 	// bucket from federated-store.yaml (its own job per the table's role).
 	"store":     {project: []string{"allocation", "asset", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
 	"etl":       {project: []string{"allocation", "asset", "prom", "store"}, external: []string{metrics, "github.com/prometheus/common/model", "golang.org/x/sync/errgroup"}},
-	"federator": {project: []string{"allocation", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
+	"federator": {project: []string{"allocation", "asset", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
 	"api":       {project: []string{"allocation", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
 	// allocation (types only). Beyond the table: Prometheus's TSDB and
 	// model packages, to write the fleet as TSDB blocks.
