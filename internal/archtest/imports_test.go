@@ -43,7 +43,7 @@ var table = map[string]rule{
 	"store":     {project: []string{"allocation", "asset", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
 	"etl":       {project: []string{"allocation", "asset", "prom", "store"}, external: []string{metrics, "github.com/prometheus/common/model", "golang.org/x/sync/errgroup"}},
 	"federator": {project: []string{"allocation", "asset", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
-	"api":       {project: []string{"allocation", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
+	"api":       {project: []string{"allocation", "asset", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
 	// allocation (types only). Beyond the table: Prometheus's TSDB and
 	// model packages, to write the fleet as TSDB blocks.
 	"sim": {project: []string{"allocation"}, external: []string{"github.com/prometheus/common/model", "github.com/prometheus/prometheus/"}},
