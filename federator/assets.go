@@ -20,8 +20,10 @@ import (
 // cluster's previous combined assets are kept, as for allocations; a
 // cluster whose asset index cannot be read keeps its combined assets. A
 // cluster without an asset index (a store written before assets) simply
-// has no assets. Not done for assets: damage detection from listings,
-// combined-index repair and expiry.
+// has no assets. Combined asset windows past retention are expired with
+// the allocation windows' horizon (the share bound is the allocation
+// pass's: it ran first and would have halted). Not done for assets: damage
+// detection from listings and combined-index repair.
 func (f *Federator) passAssets(ctx context.Context, res store.Resolution, clusters []string, rep *Report) error {
 	indexes := make([]ClusterIndex, len(clusters))
 	var g errgroup.Group
@@ -41,7 +43,8 @@ func (f *Federator) passAssets(ctx context.Context, res store.Resolution, cluste
 	if err != nil {
 		return fmt.Errorf("federate %s assets: %w", res, err)
 	}
-	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: f.retainFrom(res)})
+	retainFrom := f.retainFrom(res)
+	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
 	var errs []error
 	for _, wp := range plan {
 		if ctx.Err() != nil {
@@ -58,6 +61,15 @@ func (f *Federator) passAssets(ctx context.Context, res store.Resolution, cluste
 			rep.MergedAssets = map[store.Resolution]int{}
 		}
 		rep.MergedAssets[res]++
+	}
+	if !retainFrom.IsZero() && ctx.Err() == nil {
+		expired, err := f.st.ExpireAssets(ctx, store.CombinedID, res, retainFrom, store.ExpireOptions{})
+		if len(expired) > 0 {
+			f.logger.Info("combined asset windows expired", "resolution", string(res), "windows", len(expired), "retain_from", retainFrom.UTC())
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federate %s assets: %w", res, err))
+		}
 	}
 	return errors.Join(errs...)
 }

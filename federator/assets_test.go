@@ -102,3 +102,32 @@ func TestFederateAssets(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, rep.MergedAssets[store.Daily], "a quarantined digest does not trigger a merge again")
 }
+
+// TestFederateAssetsExpires: combined asset windows past retention go with
+// the allocation windows.
+func TestFederateAssetsExpires(t *testing.T) {
+	ctx := context.Background()
+	st := store.New(objstore.NewInMemBucket(), store.Options{})
+	for _, d := range []int{0, 8} {
+		commit(t, st, clusterBlock("a", d, 2, 1))
+		_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("a", d, 1)}, store.CommitOptions{})
+		require.NoError(t, err)
+	}
+	_, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	ix, err := st.ReadAssetIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 2, "no retention: both days merged")
+	f := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test",
+		Retention: map[store.Resolution]time.Duration{store.Daily: 5 * 24 * time.Hour},
+		Now:       func() time.Time { return day0.Add(10 * 24 * time.Hour) }})
+	_, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	ix, err = st.ReadAssetIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+	require.Equal(t, dayWindow(8).Start.Unix(), ix.Blocks[0].Start, "day 0 is past retention: expired")
+	ok, err := st.Bucket().Exists(ctx, store.AssetBlockKey(store.CombinedID, store.Daily, dayWindow(0)))
+	require.NoError(t, err)
+	require.False(t, ok)
+}

@@ -46,6 +46,6 @@
 //     bound.
 //   - Two processes writing one cluster id (duplicate producers) are reported
 //     when their blocks interleave, not prevented.
-//   - For assets, damage detection from listings, combined-index repair and
-//     retention expiry are not done yet: combined asset windows are kept.
+//   - For assets, damage detection from listings and combined-index repair
+//     are not done yet; retention expiry is.
 package federator

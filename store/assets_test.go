@@ -149,3 +149,43 @@ func TestParsePipelines(t *testing.T) {
 	_, err = store.ParsePipelines("allocation")
 	require.ErrorContains(t, err, `"allocation"`)
 }
+
+// TestExpireAssetsLeavesAllocations: expiring asset windows drops them from
+// the asset index and bucket, and sweeps unlisted asset objects, without
+// touching allocation blocks.
+func TestExpireAssetsLeavesAllocations(t *testing.T) {
+	ctx := context.Background()
+	bkt := objstore.NewInMemBucket()
+	st := store.New(bkt, store.Options{})
+	_, err := st.CommitAssets(ctx, []store.AssetBlock{assetBlock("c1", 0.1)}, store.CommitOptions{})
+	require.NoError(t, err)
+	later := assetBlock("c1", 0.1)
+	later.Meta.Window = allocation.Window{Start: assetWin.End, End: assetWin.End.Add(time.Hour)}
+	for i := range later.Assets {
+		later.Assets[i].Start, later.Assets[i].End = later.Meta.Window.Start, later.Meta.Window.End
+	}
+	_, err = st.CommitAssets(ctx, []store.AssetBlock{later}, store.CommitOptions{})
+	require.NoError(t, err)
+	// An orphan the index does not list (an interrupted expiry's leftover).
+	orphanWin := allocation.Window{Start: assetWin.Start.Add(-time.Hour), End: assetWin.Start}
+	require.NoError(t, bkt.Upload(ctx, store.AssetBlockKey("c1", store.Hourly, orphanWin), bytes.NewReader([]byte("x"))))
+	allocKey := store.BlockKey("c1", store.Hourly, assetWin)
+	require.NoError(t, bkt.Upload(ctx, allocKey, bytes.NewReader([]byte("not ours"))))
+
+	expired, err := st.ExpireAssets(ctx, "c1", store.Hourly, assetWin.End, store.ExpireOptions{})
+	require.NoError(t, err)
+	require.Len(t, expired, 1)
+	ix, err := st.ReadAssetIndex(ctx, "c1", store.Hourly)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+	for key, want := range map[string]bool{
+		store.AssetBlockKey("c1", store.Hourly, assetWin):          false,
+		store.AssetBlockKey("c1", store.Hourly, orphanWin):         false,
+		store.AssetBlockKey("c1", store.Hourly, later.Meta.Window): true,
+		allocKey: true,
+	} {
+		ok, err := bkt.Exists(ctx, key)
+		require.NoError(t, err)
+		require.Equal(t, want, ok, key)
+	}
+}

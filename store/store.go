@@ -332,17 +332,6 @@ func (s *Store) verifiedObject(ctx context.Context, key string, e IndexEntry) (s
 	return key, data, nil
 }
 
-// deleteBlock removes a block object; a missing object is not an error.
-// Expire calls it only after writing the index without the block's entry, so
-// a reader never finds a committed entry without its object.
-func (s *Store) deleteBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) error {
-	key := BlockKey(cluster, res, e.Window())
-	if err := s.bkt.Delete(ctx, key); err != nil && !s.bkt.IsObjNotFoundErr(err) {
-		return fmt.Errorf("delete block %s: %w", key, err)
-	}
-	return nil
-}
-
 // Clusters lists the cluster ids that have a prefix under federated/, the
 // combined store excluded. Prefixes that are not valid cluster ids are skipped.
 func (s *Store) Clusters(ctx context.Context) ([]string, error) {
