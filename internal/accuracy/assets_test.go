@@ -171,7 +171,7 @@ func (r *assetReport) log(t *testing.T, title string) {
 	fmt.Fprintf(&b, "%s: %d truth assets missing, %d assets not in the truth; %d late-node windows, %d claimless-disk windows\n",
 		title, len(r.missing), len(r.extra), r.lateNodeWindows, r.claimlessDisks)
 	for _, w := range []*worst{r.cluster, r.node, r.disk, r.lb, r.mgmt, r.reconcileNode, r.reconcileClstr} {
-		b.WriteString("  " + w.String() + "\n")
+		b.WriteString("  " + w.String() + fmt.Sprintf(" [relative %.2e]", w.err) + "\n")
 	}
 	fmt.Fprintf(&b, "  %-34s n=%-6d worst %.1f s (%s)\n", r.nodeStart.name, r.nodeStart.count, r.nodeStart.err, r.nodeStart.what)
 	t.Log(b.String())
