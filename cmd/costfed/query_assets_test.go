@@ -81,3 +81,23 @@ func TestQueryAssets(t *testing.T) {
 		require.NotContains(t, errOut, "panic")
 	}
 }
+
+// TestStatusShowsAssetCoverage: status lists asset prefixes beside the
+// allocation ones, and leaves them out for a cluster without assets.
+func TestStatusShowsAssetCoverage(t *testing.T) {
+	f := newQueryFixture(t)
+	code, out, errOut := runCmd(t, "status", "--store", f.storeYAML)
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "assets", "no assets yet")
+	withAssets(t, f)
+	code, out, errOut = runCmd(t, "status", "--store", f.storeYAML)
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `(?m)^east\s+1d assets\s+1\s+1\s+2024-05-05T00:00Z\s+2024-05-06T00:00Z\s+none\s+1\s+0\s`, out)
+	require.Regexp(t, `(?m)^combined\s+1d assets\s+1\s+1\s`, out)
+	code, out, errOut = runCmd(t, "status", "--store", f.storeYAML, "--format", "json")
+	require.Equal(t, 0, code, errOut)
+	var cov federator.Coverage
+	require.NoError(t, json.Unmarshal([]byte(out), &cov))
+	require.Len(t, cov.Clusters, 2)
+	require.Equal(t, 1, cov.Clusters[0].Assets[1].Federated)
+}
