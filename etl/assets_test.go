@@ -95,3 +95,64 @@ func TestBuildCommitsAssetsInTheSameWindowPass(t *testing.T) {
 		require.InDelta(t, a.CPUCost+a.RAMCost+a.GPUCost, a.CPUCostAllocated+a.RAMCostAllocated+a.GPUCostAllocated+id.CPUCost+id.RAMCost+id.GPUCost, 1e-9, a.Key())
 	}
 }
+
+// TestBackfillAssetsIntoAnOldStore: a store built before assets existed
+// (allocation blocks only) gets asset blocks from a backfill planned with
+// the asset index, without its allocation blocks being touched; the day is
+// summed from the hours just built.
+func TestBackfillAssetsIntoAnOldStore(t *testing.T) {
+	ctx := context.Background()
+	cfg := sim.DefaultConfig()
+	cfg.Clusters, cfg.NodesPerCluster, cfg.LateNodes = 1, 2, 0
+	src, err := prom.OpenLocal(simtest.TSDB(t, simtest.Fleet(t, cfg)), prom.LocalSandboxDir(t.TempDir()))
+	require.NoError(t, err)
+	defer src.Close()
+	comp := SourceComputer{Source: src, Options: allocation.QueryOptions{Step: cfg.ScrapeInterval, LeftOpen: src.RangeSemantics() == prom.RangeLeftOpen}}
+	st := store.New(objstore.NewInMemBucket(), store.Options{})
+	now := cfg.End.Add(time.Hour)
+	b := &Builder{Cluster: "cluster-01", ProducerVersion: "test", Store: st, Computer: comp, Now: func() time.Time { return now }}
+	plan := func(res store.Resolution, assets bool) []Task {
+		ix, err := st.ReadIndex(ctx, "cluster-01", res)
+		require.NoError(t, err)
+		in := PlanInput{Mode: ModeBackfill, Now: now, Policy: Policy{Resolution: res}, From: cfg.Start, To: cfg.End, Committed: ix}
+		if assets {
+			aix, err := st.ReadAssetIndex(ctx, "cluster-01", res)
+			require.NoError(t, err)
+			in.Assets = &aix
+		}
+		tasks, _, err := Plan(in)
+		require.NoError(t, err)
+		return tasks
+	}
+	old := append(plan(store.Hourly, false), plan(store.Daily, false)...)
+	_, err = b.Build(ctx, old, BuildOptions{SkipAssets: true}, nil)
+	require.NoError(t, err)
+	before, err := st.ReadIndex(ctx, "cluster-01", store.Hourly)
+	require.NoError(t, err)
+	aix, err := st.ReadAssetIndex(ctx, "cluster-01", store.Hourly)
+	require.NoError(t, err)
+	require.Empty(t, aix.Blocks, "an old store: no assets")
+
+	tasks := append(plan(store.Hourly, true), plan(store.Daily, true)...)
+	require.Len(t, tasks, 25)
+	for _, tk := range tasks {
+		require.True(t, tk.AssetsOnly)
+		require.Equal(t, ReasonAssetsMissing, tk.Reason)
+	}
+	results, err := b.Build(ctx, tasks, BuildOptions{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, store.BuiltFromHourly, results[24].BuiltFrom)
+	after, err := st.ReadIndex(ctx, "cluster-01", store.Hourly)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "allocation blocks untouched")
+	for _, res := range store.Resolutions {
+		aix, err := st.ReadAssetIndex(ctx, "cluster-01", res)
+		require.NoError(t, err)
+		require.NotEmpty(t, aix.Blocks)
+		for _, e := range aix.Blocks {
+			require.True(t, e.Complete)
+			require.Positive(t, e.TotalCost)
+		}
+	}
+	require.Empty(t, append(plan(store.Hourly, true), plan(store.Daily, true)...), "nothing left to do")
+}

@@ -72,6 +72,8 @@ type BuildOptions struct {
 	// FromSource queries the source for daily windows too, even where the
 	// day's 24 hourly blocks are committed and complete (see Builder).
 	FromSource bool
+	// SkipAssets commits allocation blocks only (--pipeline allocations).
+	SkipAssets bool
 }
 
 // Result is what happened to one task.
@@ -149,6 +151,9 @@ func (b *Builder) Build(ctx context.Context, tasks []Task, opts BuildOptions, pr
 }
 
 func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commitMu *sync.Mutex) Result {
+	if t.AssetsOnly {
+		return b.buildAssets(ctx, t, opts, commitMu)
+	}
 	start := b.now()
 	r := Result{Task: t}
 	comp, builtFrom, err := b.compute(ctx, t, opts)
@@ -185,7 +190,7 @@ func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commi
 		return r
 	}
 	_, err = b.Store.Commit(ctx, []store.Block{blk}, store.CommitOptions{AllowEmptyOverwrite: opts.Force})
-	if err == nil && comp.HasAssets {
+	if err == nil && comp.HasAssets && !opts.SkipAssets {
 		ablk := store.AssetBlock{Meta: blk.Meta, Assets: comp.Assets}
 		if _, err = b.Store.CommitAssets(ctx, []store.AssetBlock{ablk}, store.CommitOptions{AllowEmptyOverwrite: opts.Force}); err != nil {
 			err = fmt.Errorf("assets: %w", err)
@@ -197,6 +202,64 @@ func (b *Builder) buildOne(ctx context.Context, t Task, opts BuildOptions, commi
 		r.Committed = true
 		b.logger().Debug("window built", "cluster", b.Cluster, "resolution", string(t.Resolution), "window", t.Window.String(),
 			"reason", string(t.Reason), "final", t.Final, "rows", r.Rows, "queries", comp.Queries, "samples", comp.SamplesProcessed)
+	}
+	r.Duration = b.now().Sub(start)
+	return r
+}
+
+// buildAssets builds and commits a window's asset block alone: a day from
+// its committed hourly asset blocks when it can be, else from the source.
+// Result.Rows and Cost are the assets'.
+func (b *Builder) buildAssets(ctx context.Context, t Task, opts BuildOptions, commitMu *sync.Mutex) Result {
+	start := b.now()
+	r := Result{Task: t, BuiltFrom: store.BuiltFromSource}
+	fail := func(stage Stage, err error) Result {
+		r.Err, r.Stage, r.Duration = fmt.Errorf("build %s assets window %s: %w", t.Resolution, t.Window, err), stage, b.now().Sub(start)
+		return r
+	}
+	var comp Computed
+	ok := false
+	if t.Resolution == store.Daily && !opts.FromSource {
+		assets, found, err := b.dailyAssetsFromHourly(ctx, t.Window)
+		if err != nil {
+			b.logger().Warn("cannot sum the day's assets from its hourly blocks; querying the source", "cluster", b.Cluster, "window", t.Window.String(), "err", err)
+		}
+		if found && err == nil {
+			comp, ok, r.BuiltFrom = Computed{Assets: assets, HasAssets: true}, true, store.BuiltFromHourly
+		}
+	}
+	if !ok {
+		var err error
+		if comp, err = b.Computer.ComputeWindow(ctx, t.Window); err != nil {
+			return fail(StageQuery, err)
+		}
+		if !comp.HasAssets {
+			return fail(StageQuery, errors.New("the computer does not compute assets"))
+		}
+	}
+	r.Computed, r.Rows = comp, len(comp.Assets)
+	for i := range comp.Assets {
+		r.Cost += comp.Assets[i].TotalCost()
+	}
+	blk := store.AssetBlock{Meta: store.BlockMeta{
+		Cluster: b.Cluster, Resolution: t.Resolution, Window: t.Window, Complete: t.Final,
+		BuildTime: b.now().UTC().Truncate(time.Millisecond), ProducerVersion: b.ProducerVersion, ProducerInstance: b.ProducerInstance,
+		BuiltFrom: r.BuiltFrom,
+	}, Assets: comp.Assets}
+	commitMu.Lock()
+	defer commitMu.Unlock()
+	ix, err := b.Store.ReadAssetIndex(ctx, b.Cluster, t.Resolution)
+	if err != nil {
+		return fail(StageCommit, err)
+	}
+	if e, found := ix.Find(t.Window.Start); found {
+		r.Before = &e
+	}
+	if !opts.DryRun {
+		if _, err := b.Store.CommitAssets(ctx, []store.AssetBlock{blk}, store.CommitOptions{AllowEmptyOverwrite: opts.Force}); err != nil {
+			return fail(StageCommit, err)
+		}
+		r.Committed = true
 	}
 	r.Duration = b.now().Sub(start)
 	return r

@@ -101,3 +101,9 @@ func TestStatusShowsAssetCoverage(t *testing.T) {
 	require.Len(t, cov.Clusters, 2)
 	require.Equal(t, 1, cov.Clusters[0].Assets[1].Federated)
 }
+
+func TestBackfillRejectsUnknownPipeline(t *testing.T) {
+	code, _, errOut := runCmd(t, "backfill", "--config", "agent.yaml", "--from", "2024-01-01T00:00:00Z", "--to", "2024-01-02T00:00:00Z", "--pipeline", "allocation")
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, errOut, `--pipeline: unknown pipeline "allocation"`)
+}
