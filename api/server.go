@@ -74,7 +74,7 @@ type handler struct {
 
 // NewHandler returns the read-only HTTP API: GET /allocation (also
 // /allocation/compute and Kubecost's /model/allocation), /allocation/summary,
-// /status, /healthz and /metrics.
+// /assets (with HandlerOptions.Assets), /status, /healthz and /metrics.
 func NewHandler(opts HandlerOptions) (http.Handler, error) {
 	if opts.Engine == nil {
 		return nil, errors.New("api handler: no engine")
@@ -118,7 +118,7 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 		mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	mux.Handle("/", h.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (try /allocation)", r.URL.Path))
+		h.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (try /allocation or /assets)", r.URL.Path))
 	})))
 	return mux, nil
 }
