@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/costfed/costfed/asset"
 )
 
 // Price sources recorded in Allocation.PriceSource.
@@ -29,9 +31,12 @@ type NodePrices struct {
 
 // PriceTable holds the prices used for nodes and volumes without the cost
 // exporter's price metrics: per instance type, else Default.
+// ClusterManagementHour is a cluster's management fee per hour (EKS, GKE and
+// AKS charge per cluster-hour); zero means no management asset.
 type PriceTable struct {
-	Default       NodePrices
-	InstanceTypes map[string]NodePrices
+	Default               NodePrices
+	InstanceTypes         map[string]NodePrices
+	ClusterManagementHour float64
 }
 
 // For returns the prices of an instance type.
@@ -89,11 +94,34 @@ func (t PriceTable) For(instanceType string) NodePrices {
 // exporter, else kube-state-metrics, else cAdvisor series); GPU usage
 // (DCGM) is not read.
 func Compute(w Window, results QueryResults, prices PriceTable) ([]Allocation, []string, error) {
+	r, err := ComputeWindow(w, results, prices)
+	return r.Allocations, r.Warnings, err
+}
+
+// Result is what ComputeWindow computes from one window's query results.
+type Result struct {
+	// Allocations are Compute's rows.
+	Allocations []Allocation
+	// Assets are the window's assets, sorted by Key (see computeAssets).
+	Assets []asset.Asset
+	// Warnings report what was mitigated.
+	Warnings []string
+}
+
+// ComputeWindow computes a window's allocations (see Compute) and its
+// assets in one pass over the same query results: one node asset per node
+// with capacity metrics, one disk per persistent volume, one load balancer
+// per service with a load-balancer price, and per cluster a network asset
+// (its egress cost, where priced) and a management asset (when the price
+// table has a cluster management fee). A node asset's CPU, RAM and GPU cost
+// is the capacity integral its idle row is computed from, so node cost =
+// allocated cost + idle per node and resource (see package asset).
+func ComputeWindow(w Window, results QueryResults, prices PriceTable) (Result, error) {
 	if !w.End.After(w.Start) {
-		return nil, nil, fmt.Errorf("compute allocations: window %s is empty", w)
+		return Result{}, fmt.Errorf("compute allocations: window %s is empty", w)
 	}
 	if results.Options.Step%time.Millisecond != 0 || results.Options.Step < 0 {
-		return nil, nil, fmt.Errorf("compute allocations: step %v is not whole milliseconds", results.Options.Step)
+		return Result{}, fmt.Errorf("compute allocations: step %v is not whole milliseconds", results.Options.Step)
 	}
 	c := newComputation(w, &results, prices)
 	c.buildPods()
@@ -104,20 +132,26 @@ func Compute(w Window, results QueryResults, prices PriceTable) ([]Allocation, [
 	c.computeLoadBalancers()
 	c.computeNetwork()
 	rows := c.rows()
+	assets := c.computeAssets(rows)
 	rows = append(rows, c.idleRows()...)
 	rows = append(rows, c.unmountedRows()...)
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	for i := 1; i < len(rows); i++ {
 		if rows[i].Name == rows[i-1].Name {
-			return nil, c.warnings, fmt.Errorf("compute allocations: duplicate row %q", rows[i].Name)
+			return Result{Warnings: c.warnings}, fmt.Errorf("compute allocations: duplicate row %q", rows[i].Name)
 		}
 	}
 	for i := range rows {
 		if err := checkFinite(&rows[i]); err != nil {
-			return nil, c.warnings, fmt.Errorf("compute allocations: %w", err)
+			return Result{Warnings: c.warnings}, fmt.Errorf("compute allocations: %w", err)
 		}
 	}
-	return rows, c.warnings, nil
+	for i := range assets {
+		if err := checkAssetFinite(&assets[i]); err != nil {
+			return Result{Warnings: c.warnings}, fmt.Errorf("compute assets: %w", err)
+		}
+	}
+	return Result{Allocations: rows, Assets: assets, Warnings: c.warnings}, nil
 }
 
 // checkFinite rejects NaN or infinite quantities, which a row must never
@@ -160,6 +194,8 @@ type computation struct {
 	nodeOrder  []*nodeState
 	meta       metadata
 	unmounted  map[podKey]*Allocation // keyed by cluster and namespace ("" for volumes without claims)
+	volumes    []*volumeState         // every volume, in the order first seen
+	lbs        []*lbState             // every load balancer, sorted
 }
 
 func newComputation(w Window, r *QueryResults, prices PriceTable) *computation {

@@ -10,6 +10,8 @@ type lbState struct {
 	key    objKey
 	ip     string
 	prices [][]Sample
+	price  stepCurve // merged prices, set by chargeLB
+	life   lifeSpans
 }
 
 // computeLoadBalancers splits each load balancer's cost, over time, evenly
@@ -36,6 +38,7 @@ func (c *computation) computeLoadBalancers() {
 		return
 	}
 	sort.Slice(order, func(i, j int) bool { return lessObj(order[i].key, order[j].key) })
+	c.lbs = order
 	byNS := map[nsKey][]*podState{}
 	for _, p := range c.podOrder {
 		if len(p.life) > 0 {
@@ -50,8 +53,9 @@ func (c *computation) computeLoadBalancers() {
 
 func (c *computation) chargeLB(lb *lbState, nsPods []*podState) {
 	samples := mergeSamples(lb.prices)
-	price := newStepCurve(cleanPrices(samples))
-	life := sampleLife(samples, c.ws, c.we, c.step)
+	lb.price = newStepCurve(cleanPrices(samples))
+	lb.life = sampleLife(samples, c.ws, c.we, c.step)
+	price, life := &lb.price, lb.life
 	var match map[string]string
 	for _, s := range c.meta.selectors[nsKey{lb.key.cluster, lb.key.namespace}] {
 		if s.name == lb.key.name {

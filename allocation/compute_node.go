@@ -22,6 +22,10 @@ type nodeState struct {
 
 	allocCPUCost, allocRAMCost, allocGPUCost float64
 	allocCPUHours, allocRAMHours, allocGPU   float64
+
+	// Capacity cost and hours over the node's life (resCPU, resGPU,
+	// resRAM), set by nodeCapacities.
+	capCost, capHours resources
 }
 
 const (
@@ -180,6 +184,14 @@ func (c *computation) finishNode(nd *nodeState) {
 		life = nd.capRAM
 	}
 	nd.life = sampleLife(life, c.ws, c.we, c.step)
+	// kube_node_created gives the exact start of a node that joined in the
+	// window (within the step before its first sample).
+	if t, ok := c.meta.nodeCreated[nd.key]; ok && len(nd.life) > 0 && len(life) > 0 {
+		if first := &nd.life[0]; t > first.s-c.step && t <= life[0].T && t < first.e {
+			first.s = max(t, c.ws)
+			first.start = first.s
+		}
+	}
 }
 
 // validPrices: a price series with some positive, finite value.
@@ -230,12 +242,26 @@ func (c *computation) chargeNodes() {
 	}
 }
 
+// nodeCapacities sets every node's capacity cost and hours, the numbers
+// both its asset and its idle row come from, and charges the nodes with
+// their containers' allocations.
+func (c *computation) nodeCapacities() {
+	c.chargeNodes()
+	for _, nd := range c.nodeOrder {
+		if nd.key.node == "" || len(nd.life) == 0 {
+			continue
+		}
+		nd.capCost[resCPU], nd.capHours[resCPU] = c.capacity(nd, nd.capCPU, &nd.cpuPrice, 1)
+		nd.capCost[resRAM], nd.capHours[resRAM] = c.capacity(nd, nd.capRAM, &nd.ramPrice, gibibyte)
+		nd.capCost[resGPU], nd.capHours[resGPU] = c.capacity(nd, nd.capGPU, &nd.gpuPrice, 1)
+	}
+}
+
 // idleRows returns one idle row per node with capacity metrics: capacity ×
 // price over the node's life, minus what its containers were allocated, per
 // resource. Idle is never negative: an overage is clamped to zero and
-// reported as a warning.
+// reported as a warning. nodeCapacities must have run.
 func (c *computation) idleRows() []Allocation {
-	c.chargeNodes()
 	var out []Allocation
 	for _, nd := range c.nodeOrder {
 		if nd.key.node == "" {
@@ -247,9 +273,6 @@ func (c *computation) idleRows() []Allocation {
 			}
 			continue
 		}
-		capCPUCost, capCPUHours := c.capacity(nd, nd.capCPU, &nd.cpuPrice, 1)
-		capRAMCost, capRAMHours := c.capacity(nd, nd.capRAM, &nd.ramPrice, gibibyte)
-		capGPUCost, capGPUHours := c.capacity(nd, nd.capGPU, &nd.gpuPrice, 1)
 		s, e := nd.life.bounds()
 		a := Allocation{
 			Name:       joinName(nd.key.cluster, nd.key.node, IdleSuffix),
@@ -257,12 +280,12 @@ func (c *computation) idleRows() []Allocation {
 			Window:     c.w, Start: time.UnixMilli(s).UTC(), End: time.UnixMilli(e).UTC(),
 			PriceSource: nd.source,
 		}
-		a.CPUCost = c.idle(nd, "CPU", capCPUCost, nd.allocCPUCost)
-		a.RAMCost = c.idle(nd, "RAM", capRAMCost, nd.allocRAMCost)
-		a.GPUCost = c.idle(nd, "GPU", capGPUCost, nd.allocGPUCost)
-		a.CPUCoreHours = max(capCPUHours-nd.allocCPUHours, 0)
-		a.RAMByteHours = max(capRAMHours-nd.allocRAMHours, 0)
-		a.GPUHours = max(capGPUHours-nd.allocGPU, 0)
+		a.CPUCost = c.idle(nd, "CPU", nd.capCost[resCPU], nd.allocCPUCost)
+		a.RAMCost = c.idle(nd, "RAM", nd.capCost[resRAM], nd.allocRAMCost)
+		a.GPUCost = c.idle(nd, "GPU", nd.capCost[resGPU], nd.allocGPUCost)
+		a.CPUCoreHours = max(nd.capHours[resCPU]-nd.allocCPUHours, 0)
+		a.RAMByteHours = max(nd.capHours[resRAM]-nd.allocRAMHours, 0)
+		a.GPUHours = max(nd.capHours[resGPU]-nd.allocGPU, 0)
 		out = append(out, a)
 	}
 	return out

@@ -1,6 +1,7 @@
 package allocation
 
 import (
+	"math"
 	"sort"
 	"strings"
 )
@@ -26,6 +27,8 @@ type metadata struct {
 	rsOwner, jobOwner         map[objKey]ownerRef
 	nodeLabels                map[nodeKey]map[string]string
 	pvcVolume                 map[objKey]string
+	pvcClass, pvClass         map[objKey]string // storage classes of claims and volumes
+	nodeCreated               map[nodeKey]int64 // kube_node_created, Unix ms
 	selectors                 map[nsKey][]svcSelector
 }
 
@@ -49,6 +52,7 @@ func (c *computation) readMetadata() {
 		nsLabels: map[nsKey]map[string]string{}, nsAnnotations: map[nsKey]map[string]string{},
 		podOwner: map[podKey]ownerRef{}, rsOwner: map[objKey]ownerRef{}, jobOwner: map[objKey]ownerRef{},
 		nodeLabels: map[nodeKey]map[string]string{}, pvcVolume: map[objKey]string{},
+		pvcClass: map[objKey]string{}, pvClass: map[objKey]string{}, nodeCreated: map[nodeKey]int64{},
 		selectors: map[nsKey][]svcSelector{},
 	}
 	for _, s := range c.series(mPodLabels) {
@@ -80,8 +84,22 @@ func (c *computation) readMetadata() {
 		m.nodeLabels[c.nodeKeyOf(s.Labels)] = stripPrefix(s.Labels, "label_")
 	}
 	for _, s := range c.series(mPVCInfo) {
+		k := objKey{c.cluster(s.Labels), s.Labels["namespace"], s.Labels["persistentvolumeclaim"]}
 		if v := s.Labels["volumename"]; v != "" {
-			m.pvcVolume[objKey{c.cluster(s.Labels), s.Labels["namespace"], s.Labels["persistentvolumeclaim"]}] = v
+			m.pvcVolume[k] = v
+		}
+		if v := s.Labels["storageclass"]; v != "" {
+			m.pvcClass[k] = v
+		}
+	}
+	for _, s := range c.series(mPVInfo) {
+		if v := s.Labels["storageclass"]; v != "" {
+			m.pvClass[c.volumeKeyOf(s.Labels)] = v
+		}
+	}
+	for _, s := range c.series(mNodeCreated) {
+		if n := len(s.Samples); n > 0 {
+			m.nodeCreated[c.nodeKeyOf(s.Labels)] = int64(math.Round(s.Samples[n-1].V * 1000))
 		}
 	}
 	for _, s := range c.series(mSvcSelector) {

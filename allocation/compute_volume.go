@@ -13,7 +13,9 @@ type volumeState struct {
 	life       lifeSpans
 	providerID string
 	claimed    bool
-	source     string // price source
+	source     string     // price source
+	claim      objKey     // the claim bound to it, when known
+	claimBytes *stepCurve // that claim's requested bytes
 }
 
 // claimState is one claim, its bytes and the pods mounting it.
@@ -174,12 +176,15 @@ func (c *computation) computeVolumes() {
 			v.price, v.source = constCurve(c.ws, c.prices.Default.PVGiBHour), PriceSourceConfig
 		}
 		v.claimed = true
+		v.claim = cl.key
 		cl.bytes = newStepCurve(mergeSamples(bytesLists[cl.key]))
 		if cl.bytes.empty() {
 			cl.bytes = v.capacity
 		}
+		v.claimBytes = &cl.bytes
 		c.chargeClaim(cl, v)
 	}
+	c.volumes = volOrder
 	for _, v := range volOrder {
 		if v.claimed || len(v.life) == 0 {
 			continue

@@ -10,6 +10,10 @@
 // / hours, efficiency, total cost) are methods, so they can never disagree with the
 // quantities they come from.
 //
+// ComputeWindow computes a window's allocations and its assets (package
+// asset: nodes, disks, load balancers, network, cluster management) in one
+// pass over the same query results; Compute returns the allocations alone.
+//
 // # Questions over sets
 //
 // A Set is the rows of one window. Set.Aggregate answers a query over it: idle

@@ -97,6 +97,8 @@ const (
 	mRSOwner        = "kube_replicaset_owner"
 	mJobOwner       = "kube_job_owner"
 	mPVCInfo        = "kube_persistentvolumeclaim_info"
+	mPVInfo         = "kube_persistentvolume_info"
+	mNodeCreated    = "kube_node_created"
 	mPVCBytes       = "kube_persistentvolumeclaim_resource_requests_storage_bytes"
 	mPVBytes        = "kube_persistentvolume_capacity_bytes"
 	mPVPrice        = "pv_hourly_cost"
@@ -114,7 +116,8 @@ const (
 // containerMatchers drop the pod cgroup and the pause container.
 const containerMatchers = `container!="",container!="POD"`
 
-// Queries returns the fixed query set of window w: 14 queries whatever the
+// Queries returns the fixed query set of window w (allocations and assets
+// alike): 14 queries whatever the
 // number of pods (one more when a query's fallback is asked). Range queries
 // over [w.Start, w.End] at the scrape step read every raw sample exactly
 // once, as last_over_time over one step at each step (so a series that ends
@@ -152,7 +155,7 @@ func Queries(w Window, opts QueryOptions) []Query {
 		b.rangeQuery("network", b.raws(mNetRx, mNetTx)),
 		b.rangeQuery("network_egress", b.raws(mEgressBytes, mZoneEgress, mRegionEgress, mInternetEgress)),
 		b.instantQuery("metadata", b.lasts(mStartTime, mCompletionTime, mPodLabels, mPodAnnotations, mNSLabels, mNSAnnotations,
-			mPodOwner, mRSOwner, mJobOwner, mNodeLabels, mPVCInfo, mSvcSelector)),
+			mPodOwner, mRSOwner, mJobOwner, mNodeLabels, mPVCInfo, mSvcSelector, mPVInfo, mNodeCreated)),
 	}
 	return qs
 }

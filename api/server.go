@@ -18,11 +18,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/store"
 )
 
 // HandlerOptions configure the API handler.
 type HandlerOptions struct {
 	Engine *Engine
+	// Assets, when set, answers /assets (and /model/assets) from the asset
+	// blocks of AssetsCluster (default store.CombinedID).
+	Assets        AssetSource
+	AssetsCluster string
 	// BearerToken, when not empty, is required (Authorization: Bearer …) on the
 	// query endpoints and /status; /healthz and /metrics stay open.
 	BearerToken string
@@ -69,7 +74,7 @@ type handler struct {
 
 // NewHandler returns the read-only HTTP API: GET /allocation (also
 // /allocation/compute and Kubecost's /model/allocation), /allocation/summary,
-// /status, /healthz and /metrics.
+// /assets (with HandlerOptions.Assets), /status, /healthz and /metrics.
 func NewHandler(opts HandlerOptions) (http.Handler, error) {
 	if opts.Engine == nil {
 		return nil, errors.New("api handler: no engine")
@@ -101,6 +106,9 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 		kubecost := kubecostRoutes[path]
 		mux.Handle(path, h.instrument(route, h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveQuery(w, r, summary, kubecost) }))))
 	}
+	for _, path := range []string{"/assets", "/model/assets"} {
+		mux.Handle(path, h.instrument("/assets", h.authorized(h.getOnly(h.serveAssets))))
+	}
 	mux.Handle("/status", h.instrument("/status", h.authorized(h.getOnly(h.serveStatus))))
 	mux.Handle("/healthz", h.instrument("/healthz", h.getOnly(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -110,7 +118,7 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 		mux.Handle("/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	mux.Handle("/", h.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (try /allocation)", r.URL.Path))
+		h.writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (try /allocation or /assets)", r.URL.Path))
 	})))
 	return mux, nil
 }
@@ -208,6 +216,43 @@ func (h *handler) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 		h.logger.Error("query failed", "query", r.URL.RawQuery, "err", err)
 		h.writeError(w, http.StatusInternalServerError, "internal error; see the server log")
 	}
+}
+
+// serveAssets answers an /assets query.
+func (h *handler) serveAssets(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Assets == nil {
+		h.writeError(w, http.StatusNotFound, "assets are not available")
+		return
+	}
+	p, err := AssetParamsFromURL(r.URL.Query())
+	if err != nil {
+		h.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q, err := p.Parse(h.opts.Now())
+	if err != nil {
+		h.writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.QueryTimeout)
+	defer cancel()
+	select {
+	case h.sem <- struct{}{}:
+		defer func() { <-h.sem }()
+	case <-ctx.Done():
+		h.writeError(w, http.StatusServiceUnavailable, "too many queries at once; try again")
+		return
+	}
+	cluster := h.opts.AssetsCluster
+	if cluster == "" {
+		cluster = store.CombinedID
+	}
+	ans, err := Assets(ctx, h.opts.Assets, cluster, q)
+	if err != nil {
+		h.writeQueryError(w, r, err)
+		return
+	}
+	h.writeOK(w, NewAssetResponse(ans))
 }
 
 func (h *handler) serveStatus(w http.ResponseWriter, r *http.Request) {

@@ -124,6 +124,11 @@ type Prices struct {
 	// InstanceTypes overrides Default per node instance type (the
 	// node.kubernetes.io/instance-type label); unset fields inherit Default.
 	InstanceTypes map[string]PriceOverride `yaml:"instance_types"`
+	// ClusterManagementHour is the cluster's management fee in dollars per
+	// hour (EKS charges $0.10 per cluster-hour), charged as a
+	// ClusterManagement asset while any node of the cluster exists; 0
+	// means no such asset.
+	ClusterManagementHour float64 `yaml:"cluster_management_hour"`
 }
 
 // Price is a full price list.
@@ -560,6 +565,7 @@ func (pr Prices) validate(p *problems, field string) {
 	validatePrice(p, field+".default.pv_gib_hour", d.PVGiBHour)
 	validatePrice(p, field+".default.spot.cpu_core_hour", d.Spot.CPUCoreHour)
 	validatePrice(p, field+".default.spot.ram_gib_hour", d.Spot.RAMGiBHour)
+	validatePrice(p, field+".cluster_management_hour", pr.ClusterManagementHour)
 	for _, name := range slices.Sorted(maps.Keys(pr.InstanceTypes)) {
 		o := pr.InstanceTypes[name]
 		f := keyPath(field+".instance_types", name)

@@ -77,6 +77,7 @@ func TestLoadAgentGood(t *testing.T) {
 	require.Equal(t, 5*time.Minute, time.Duration(a.Prometheus.QueryStep))
 	require.Equal(t, Duration(97*time.Hour), a.Resolutions[0].Retention)
 	require.Equal(t, Duration(91*24*time.Hour), a.Resolutions[1].Retention) // 13w
+	require.Equal(t, 0.10, a.Prices.ClusterManagementHour)
 	require.Equal(t, 0.048, a.Prices.For("m5.xlarge").CPUCoreHour)
 	require.Equal(t, 0.005, a.Prices.For("m5.xlarge").RAMGiBHour) // inherited
 	require.Equal(t, 0.018, a.Prices.For("m5.xlarge").Spot.CPUCoreHour)

@@ -109,6 +109,7 @@ var badConfigs = []struct {
 		`agent-multi.bad.yml:9: schedule: unknown descriptor "@fortnightly"`,
 		`agent-multi.bad.yml:10: listen_address: must be [host]:port`,
 		`agent-multi.bad.yml:13: prices.default.cpu_core_hour: must be a finite, non-negative price`,
+		`agent-multi.bad.yml:14: prices.cluster_management_hour: must be a finite, non-negative price`,
 	}},
 	{"agent-tsdb-url.bad.yml", []string{`agent-tsdb-url.bad.yml:4: prometheus.tsdb_path: cannot be combined with url`}},
 	{"agent-tsdb-http-options.bad.yml", []string{

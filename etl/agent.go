@@ -39,6 +39,11 @@ type Agent struct {
 	// that could not reach the source, doubled for each consecutive one,
 	// capped at RetryMax. Zero means DefaultRetryBase and DefaultRetryMax.
 	RetryBase, RetryMax time.Duration
+	// PlanAssets plans the asset pipeline too (PlanInput.Assets): windows
+	// whose allocation block is done but whose asset block is missing, in a
+	// store written before assets existed, get their asset block built. Set
+	// it only with a Computer that computes assets.
+	PlanAssets bool
 
 	tickMu   sync.Mutex // one tick at a time
 	prepared bool       // Prepare succeeded; guarded by tickMu
@@ -297,7 +302,15 @@ func (a *Agent) tickResolution(ctx context.Context, now, oldest time.Time, p Pol
 	if err != nil {
 		return rs, FailStore, err
 	}
-	tasks, skips, err := Plan(PlanInput{Mode: ModeAgent, Now: now, Policy: p, SettleDelay: a.SettleDelay, OldestSample: oldest, Committed: ix})
+	in := PlanInput{Mode: ModeAgent, Now: now, Policy: p, SettleDelay: a.SettleDelay, OldestSample: oldest, Committed: ix}
+	if a.PlanAssets {
+		aix, err := a.Builder.Store.ReadAssetIndex(ctx, a.Builder.Cluster, p.Resolution)
+		if err != nil {
+			return rs, FailStore, err
+		}
+		in.Assets = &aix
+	}
+	tasks, skips, err := Plan(in)
 	if err != nil {
 		return rs, FailOther, err
 	}

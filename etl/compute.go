@@ -136,14 +136,23 @@ func finiteValue(v float64) float64 {
 // computes its allocations. It returns the results' bookkeeping (queries,
 // samples processed, warnings) with Metrics cleared.
 func ComputeFromSource(ctx context.Context, src prom.Source, w allocation.Window, opts allocation.QueryOptions, prices allocation.PriceTable, concurrency int) ([]allocation.Allocation, allocation.QueryResults, []string, error) {
+	r, res, err := ComputeWindowFromSource(ctx, src, w, opts, prices, concurrency)
+	return r.Allocations, res, r.Warnings, err
+}
+
+// ComputeWindowFromSource is ComputeFromSource returning the window's
+// assets too (allocation.ComputeWindow), from the same queries; the
+// result's warnings include the store's.
+func ComputeWindowFromSource(ctx context.Context, src prom.Source, w allocation.Window, opts allocation.QueryOptions, prices allocation.PriceTable, concurrency int) (allocation.Result, allocation.QueryResults, error) {
 	res, err := Fetch(ctx, src, opts, allocation.Queries(w, opts), concurrency)
 	if err != nil {
-		return nil, allocation.QueryResults{}, nil, fmt.Errorf("compute window %s: %w", w, err)
+		return allocation.Result{}, allocation.QueryResults{}, fmt.Errorf("compute window %s: %w", w, err)
 	}
-	rows, warnings, err := allocation.Compute(w, res, prices)
+	r, err := allocation.ComputeWindow(w, res, prices)
 	res.Metrics = nil
 	if err != nil {
-		return nil, res, warnings, fmt.Errorf("compute window %s: %w", w, err)
+		return allocation.Result{Warnings: r.Warnings}, res, fmt.Errorf("compute window %s: %w", w, err)
 	}
-	return rows, res, append(res.Warnings, warnings...), nil
+	r.Warnings = append(append([]string(nil), res.Warnings...), r.Warnings...)
+	return r, res, nil
 }

@@ -33,6 +33,10 @@ const (
 	ReasonNotFinal     Reason = "closed but not final"
 	ReasonRequested    Reason = "requested"
 	ReasonNoSourceData Reason = "no source data"
+	// ReasonAssetsMissing: the window's allocation block is complete but
+	// its asset block is missing or not complete (a store written before
+	// assets existed); only the asset block is built.
+	ReasonAssetsMissing Reason = "assets missing"
 )
 
 // Policy is one resolution's retention.
@@ -56,6 +60,15 @@ type PlanInput struct {
 	From, To time.Time
 	// Committed is the resolution's index.
 	Committed store.Index
+	// Assets, when set, is the resolution's asset index: windows whose
+	// allocation block needs nothing but whose asset block is missing (or
+	// not complete) are planned assets-only (Task.AssetsOnly), in every
+	// mode but rebuild.
+	Assets *store.Index
+	// OnlyAssets plans the asset pipeline alone (--pipeline assets): the
+	// rules above apply to the asset index (Assets, empty when nil) and
+	// every task is assets-only.
+	OnlyAssets bool
 }
 
 // Task is one window to build.
@@ -68,6 +81,8 @@ type Task struct {
 	Final bool
 	// Partial is true when the source's oldest sample lies inside the window.
 	Partial bool
+	// AssetsOnly builds and commits the window's asset block alone.
+	AssetsOnly bool
 }
 
 // Skip is a window Plan will not build, with why.
@@ -108,14 +123,29 @@ func Plan(in PlanInput) ([]Task, []Skip, error) {
 			continue // not started yet
 		}
 		final := !in.Now.Before(w.End.Add(in.SettleDelay))
+		partial := !in.OldestSample.IsZero() && w.Start.Before(in.OldestSample)
+		var assets store.Index
+		if in.Assets != nil {
+			assets = *in.Assets
+		}
+		if in.OnlyAssets {
+			ae, ok := assets.Find(w.Start)
+			if reason, build := decide(in.Mode, w, in.Now, final, ok, ae); build {
+				tasks = append(tasks, Task{Resolution: res, Window: w, Reason: reason, Final: final, Partial: partial, AssetsOnly: true})
+			}
+			continue
+		}
 		entry, committed := in.Committed.Find(w.Start)
 		reason, build := decide(in.Mode, w, in.Now, final, committed, entry)
 		if !build {
+			if ae, ok := assets.Find(w.Start); in.Assets != nil && (!ok || !ae.Complete) {
+				tasks = append(tasks, Task{Resolution: res, Window: w, Reason: ReasonAssetsMissing, Final: final, Partial: partial, AssetsOnly: true})
+			}
 			continue
 		}
 		tasks = append(tasks, Task{
 			Resolution: res, Window: w, Reason: reason, Final: final,
-			Partial: !in.OldestSample.IsZero() && w.Start.Before(in.OldestSample),
+			Partial: partial,
 		})
 	}
 	return tasks, skips, nil

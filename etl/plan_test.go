@@ -140,3 +140,38 @@ func TestPlanRejectsBadInput(t *testing.T) {
 		require.Error(t, err, name)
 	}
 }
+
+func TestPlanAssetsPipeline(t *testing.T) {
+	now := time.Date(2024, 1, 7, 5, 30, 0, 0, time.UTC)
+	h := func(i int) time.Time { return time.Date(2024, 1, 7, i, 0, 0, 0, time.UTC) }
+	entry := func(i int, complete bool) store.IndexEntry {
+		return store.IndexEntry{Start: h(i).Unix(), End: h(i + 1).Unix(), SHA256: strings.Repeat("a", 64), Complete: complete}
+	}
+	allocs := store.Index{Blocks: []store.IndexEntry{entry(0, true), entry(1, true), entry(2, true), entry(3, true)}}
+	assets := store.Index{Pipeline: store.PipelineAssets, Blocks: []store.IndexEntry{entry(0, true), entry(2, false)}}
+	in := PlanInput{Mode: ModeBackfill, Now: now, Policy: Policy{Resolution: store.Hourly}, SettleDelay: 10 * time.Minute,
+		From: h(0), To: h(5), Committed: allocs, Assets: &assets}
+	tasks, _, err := Plan(in)
+	require.NoError(t, err)
+	var got []string
+	for _, tk := range tasks {
+		got = append(got, fmt.Sprintf("%02d %s %v", tk.Window.Start.Hour(), tk.Reason, tk.AssetsOnly))
+	}
+	require.Equal(t, []string{"01 assets missing true", "02 assets missing true", "03 assets missing true", "04 missing false"}, got)
+
+	in.OnlyAssets = true
+	tasks, _, err = Plan(in)
+	require.NoError(t, err)
+	got = got[:0]
+	for _, tk := range tasks {
+		got = append(got, fmt.Sprintf("%02d %s %v", tk.Window.Start.Hour(), tk.Reason, tk.AssetsOnly))
+	}
+	require.Equal(t, []string{"01 missing true", "02 closed but not final true", "03 missing true", "04 missing true"}, got)
+
+	in.OnlyAssets, in.Mode = false, ModeRebuild
+	tasks, _, err = Plan(in)
+	require.NoError(t, err)
+	for _, tk := range tasks {
+		require.False(t, tk.AssetsOnly, "a rebuild builds both pipelines")
+	}
+}

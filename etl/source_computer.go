@@ -23,7 +23,7 @@ func (c SourceComputer) ComputeWindow(ctx context.Context, w allocation.Window) 
 	if conc <= 0 {
 		conc = 5
 	}
-	rows, res, warnings, err := ComputeFromSource(ctx, c.Source, w, c.Options, c.Prices, conc)
-	out := Computed{Rows: rows, Queries: res.Queries, SamplesProcessed: res.SamplesProcessed, Warnings: warnings}
+	r, res, err := ComputeWindowFromSource(ctx, c.Source, w, c.Options, c.Prices, conc)
+	out := Computed{Rows: r.Allocations, Assets: r.Assets, HasAssets: err == nil, Queries: res.Queries, SamplesProcessed: res.SamplesProcessed, Warnings: r.Warnings}
 	return out, err
 }

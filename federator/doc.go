@@ -9,6 +9,11 @@
 // index objects (and lists the prefix of a cluster whose index is empty or
 // unreadable) and writes nothing.
 //
+// Asset blocks (store.AssetBlock) are federated in the same pass, after
+// each resolution's allocation blocks, with the same Plan over the asset
+// indexes and the same quarantine rule (see passAssets). Clusters without
+// asset blocks (stores written before assets) simply contribute none.
+//
 // # What may surprise
 //
 //   - Combined blocks are deterministic: rows sorted by name, build time the
@@ -41,4 +46,6 @@
 //     bound.
 //   - Two processes writing one cluster id (duplicate producers) are reported
 //     when their blocks interleave, not prevented.
+//   - For assets, damage detection from listings and combined-index repair
+//     are not done yet; retention expiry is.
 package federator

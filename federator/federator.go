@@ -97,8 +97,10 @@ type Report struct {
 	Started  time.Time       `json:"started"`
 	Duration time.Duration   `json:"durationNs"`
 	Clusters []ClusterStatus `json:"clusters"`
-	// Merged counts the combined windows written, per resolution.
-	Merged map[store.Resolution]int `json:"merged"`
+	// Merged counts the combined windows written, per resolution;
+	// MergedAssets the combined asset windows.
+	Merged       map[store.Resolution]int `json:"merged"`
+	MergedAssets map[store.Resolution]int `json:"mergedAssets,omitempty"`
 	// Expired counts combined windows dropped by retention.
 	Expired     map[store.Resolution]int `json:"expired"`
 	Quarantined []Quarantined            `json:"quarantined"`
@@ -213,6 +215,9 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if err := f.passAssets(ctx, res, clusters, &rep); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	now := f.opts.Now()

@@ -13,6 +13,8 @@ import (
 type Coverage struct {
 	Clusters []ClusterCoverage    `json:"clusters"`
 	Combined []ResolutionCoverage `json:"combined"`
+	// CombinedAssets describes the combined store's asset prefixes.
+	CombinedAssets []ResolutionCoverage `json:"combinedAssets,omitempty"`
 }
 
 // ClusterCoverage is one cluster's blocks.
@@ -21,6 +23,9 @@ type ClusterCoverage struct {
 	NewestBuild time.Time            `json:"newestBuild"`
 	Stale       bool                 `json:"stale"`
 	Resolutions []ResolutionCoverage `json:"resolutions"`
+	// Assets describes the cluster's asset prefixes (none in a store
+	// written before assets existed: Windows 0).
+	Assets []ResolutionCoverage `json:"assets,omitempty"`
 }
 
 // ResolutionCoverage describes the committed windows of one prefix.
@@ -96,6 +101,18 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 		}
 		cov.Combined = append(cov.Combined, rc)
 	}
+	combinedAssets := map[store.Resolution]store.Index{}
+	for _, res := range store.Resolutions {
+		ix, err := st.ReadAssetIndex(ctx, store.CombinedID, res)
+		rc := ResolutionCoverage{Resolution: res}
+		if err != nil {
+			rc.IndexError = err.Error()
+		} else {
+			combinedAssets[res] = ix
+			rc = describe(ix, res)
+		}
+		cov.CombinedAssets = append(cov.CombinedAssets, rc)
+	}
 	for _, c := range clusters {
 		cc := ClusterCoverage{Cluster: c}
 		for _, res := range store.Resolutions {
@@ -121,6 +138,16 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 					cc.NewestBuild = e.BuildTime
 				}
 			}
+		}
+		for _, res := range store.Resolutions {
+			ix, err := st.ReadAssetIndex(ctx, c, res)
+			if err != nil {
+				cc.Assets = append(cc.Assets, ResolutionCoverage{Resolution: res, IndexError: err.Error()})
+				continue
+			}
+			rc := describe(ix, res)
+			countFederated(&rc, c, ix, combinedAssets[res])
+			cc.Assets = append(cc.Assets, rc)
 		}
 		cc.Stale = cc.NewestBuild.IsZero() || now.Sub(cc.NewestBuild) > staleAfter
 		cov.Clusters = append(cov.Clusters, cc)

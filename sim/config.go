@@ -47,6 +47,10 @@ type Config struct {
 	Clusters int
 	// NodesPerCluster is the number of nodes in each cluster.
 	NodesPerCluster int
+	// LateNodes is the number of extra nodes per cluster that join at an
+	// arbitrary second in the middle third of the range (as a scale-up
+	// would) and stay to its end. They run no pods: all their cost is idle.
+	LateNodes int
 	// Start and End bound the simulated range [Start, End]: samples are
 	// written at every scrape in it (End included), ground truth covers
 	// [Start, End). Both must be whole hours in UTC.
@@ -135,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.NodesPerCluster < 1 || c.NodesPerCluster > 65535 {
 		errs = append(errs, fmt.Errorf("nodes per cluster: %d is not in 1..65535", c.NodesPerCluster))
+	}
+	if c.LateNodes < 0 || c.LateNodes > 1000 {
+		errs = append(errs, fmt.Errorf("late nodes: %d is not in 0..1000", c.LateNodes))
 	}
 	errs = append(errs, c.validateTimes()...)
 	errs = append(errs, c.validateTypes()...)

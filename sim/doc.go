@@ -53,6 +53,11 @@
 //   - a bound PVC that no pod mounts, a PV without a claim, and a
 //     LoadBalancer service (legacy-lb) that selects no pod.
 //
+// With Config.LateNodes, each cluster also gets that many on-demand nodes
+// that join at an arbitrary second in the middle third of the range (their
+// series start at the first scrape after it; kube_node_created holds the
+// exact instant) and run no pods, so all their cost is idle.
+//
 // Long-lived pods started at an arbitrary second up to ten days before the
 // range and outlive it. Every start and stop is at an arbitrary second, not
 // aligned to scrapes or windows. Requests and limits are constant per pod;
@@ -85,6 +90,7 @@
 //	  kube_pod_container_resource_requests|limits{namespace,pod,uid,container,node,resource,unit}
 //	      resource/unit cpu/core, memory/byte, nvidia_com_gpu/integer; absent when not set
 //	  kube_node_labels{node,label_*}
+//	  kube_node_created{node}                                          the node's creation, Unix seconds
 //	  kube_node_status_capacity|allocatable{node,resource,unit}       cpu, memory, pods, nvidia_com_gpu
 //	  kube_node_status_capacity|allocatable_cpu_cores|memory_bytes{node}   (v1 names, as OpenCost re-emits)
 //	  kube_namespace_labels{namespace,label_*}
@@ -93,6 +99,7 @@
 //	  kube_persistentvolumeclaim_info{namespace,persistentvolumeclaim,storageclass,volumename}
 //	  kube_persistentvolumeclaim_resource_requests_storage_bytes{namespace,persistentvolumeclaim}
 //	  kube_persistentvolume_capacity_bytes{persistentvolume}
+//	  kube_persistentvolume_info{persistentvolume,storageclass}
 //	cAdvisor (through the kubelet)
 //	  container_cpu_usage_seconds_total{namespace,pod,container,instance,node}   counter, CPU seconds
 //	  container_memory_working_set_bytes{…same}
@@ -110,8 +117,9 @@
 //	  service_selector_labels{namespace,service,label_app}
 //
 // kube-state-metrics reports a pod over its life (plus the completed tail of
-// job pods); cAdvisor and exporter series end with the pod. Nodes, volumes,
-// claims, namespaces, replicasets and services exist over the whole range.
+// job pods); cAdvisor and exporter series end with the pod. Nodes (but late
+// ones), volumes, claims, namespaces, replicasets and services exist over
+// the whole range.
 //
 // # Samples and the ground-truth model
 //
@@ -174,7 +182,12 @@
 // record per window (its incarnations add up; Start/End span both).
 // Per node and window (kind "node"): capacity cost = cores·cpu$ + GiB·ram$ +
 // GPUs·gpu$ integrated over the window's cells, the allocated CPU/RAM/GPU
-// cost of its containers, and idle = capacity − allocated per resource.
+// cost of its containers, and idle = capacity − allocated per resource;
+// a late node's record starts when it joined (each piece of its life at
+// its cell's prices), and it has none for windows before. Per volume and
+// window (kind "disk"): its capacity at its price over the window; per load
+// balancer (kind "loadbalancer"): its price over the window. These are what
+// the Node, Disk and LoadBalancer assets of a window should say.
 // Kind "unmounted": a volume's cost while no running pod mounts its claim
 // (claim bytes) or for a volume without a claim (its capacity), and a load
 // balancer's while it selects no running pod. Per cluster (kind "cluster"):
@@ -193,7 +206,7 @@
 //     cAdvisor id label), so counter-based usage undercounts by the part
 //     of the cell before the restart; kube_pod_container_status_restarts_total
 //     shows when.
-//   - Nodes exist over the whole range (no node churn); prices change only
+//   - Nodes never leave (late nodes join, none is removed); prices change only
 //     at scrape instants; a claim is mounted by at most one pod at a time.
 //   - Daily windows exist only for whole UTC days inside the range.
 //   - WriteTSDB's samples are deterministic, its block ids (ULIDs, made by

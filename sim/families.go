@@ -23,6 +23,7 @@ var families = []family{
 	{"kube_pod_container_resource_limits", gauge, "The number of requested limit resource by a container.", emitLimits},
 	// kube-state-metrics: nodes, namespaces, owners, volumes.
 	{"kube_node_labels", gauge, "Kubernetes labels converted to Prometheus labels.", emitNodeLabels},
+	{"kube_node_created", gauge, "Unix creation timestamp.", nodeScalar(func(n *node) float64 { return float64(n.created) })},
 	{"kube_node_status_capacity", gauge, "The capacity for different resources of a node.", nodeResources(false)},
 	{"kube_node_status_allocatable", gauge, "The allocatable for different resources of a node.", nodeResources(true)},
 	{"kube_node_status_capacity_cpu_cores", gauge, "The total CPU resources of the node.", nodeScalar(func(n *node) float64 { return n.cores })},
@@ -35,6 +36,7 @@ var families = []family{
 	{"kube_persistentvolumeclaim_info", gauge, "Information about persistent volume claim.", emitPVCInfo},
 	{"kube_persistentvolumeclaim_resource_requests_storage_bytes", gauge, "The capacity of storage requested by the persistent volume claim.", emitPVCRequest},
 	{"kube_persistentvolume_capacity_bytes", gauge, "Persistentvolume capacity in bytes.", emitPVCapacity},
+	{"kube_persistentvolume_info", gauge, "Information about persistentvolume.", emitPVInfo},
 	// cAdvisor.
 	{"container_cpu_usage_seconds", counter, "Cumulative cpu time consumed in seconds.", emitCPUUsage},
 	{"container_memory_working_set_bytes", gauge, "Current working set in bytes.", emitWorkingSet},
@@ -185,8 +187,8 @@ func emitLimits(e *emitter, c *cluster) error {
 // ---- kube-state-metrics: nodes, namespaces, owners, volumes ----
 
 func emitNodeLabels(e *emitter, c *cluster) error {
-	s, end := e.always()
 	for _, n := range c.nodes {
+		s, end := n.life(e.f)
 		ls := withLabels(e.labels("node", n.name), n.labels)
 		if err := e.series("kube_node_labels", ls, s, end, constant(1)); err != nil {
 			return err
@@ -204,8 +206,8 @@ func nodeResources(allocatable bool) func(e *emitter, c *cluster) error {
 		metric = "kube_node_status_allocatable"
 	}
 	return func(e *emitter, c *cluster) error {
-		s, end := e.always()
 		for _, n := range c.nodes {
+			s, end := n.life(e.f)
 			cpu, mem := n.cores, n.memBytes
 			if allocatable {
 				cpu, mem = n.allocCores, n.allocMem
@@ -231,8 +233,8 @@ func nodeResources(allocatable bool) func(e *emitter, c *cluster) error {
 // nodeScalar writes one v1 node gauge named as its family.
 func nodeScalar(val func(n *node) float64) func(e *emitter, c *cluster) error {
 	return func(e *emitter, c *cluster) error {
-		s, end := e.always()
 		for _, n := range c.nodes {
+			s, end := n.life(e.f)
 			if err := e.series(e.metric, e.labels("node", n.name), s, end, constant(val(n))); err != nil {
 				return err
 			}
@@ -295,6 +297,17 @@ func emitPVCInfo(e *emitter, c *cluster) error {
 		ls := e.labels("namespace", v.namespace, "persistentvolumeclaim", v.name,
 			"storageclass", v.storageClass, "volumename", c.pvs[v.pv].name)
 		if err := e.series("kube_persistentvolumeclaim_info", ls, s, end, constant(1)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func emitPVInfo(e *emitter, c *cluster) error {
+	s, end := e.always()
+	for _, v := range c.pvs {
+		ls := e.labels("persistentvolume", v.name, "storageclass", v.storageClass)
+		if err := e.series("kube_persistentvolume_info", ls, s, end, constant(1)); err != nil {
 			return err
 		}
 	}
@@ -378,9 +391,9 @@ func (e *emitter) nodeLabels(n *node) []label {
 // nodePrice writes one exporter node gauge named as its family.
 func nodePrice(val func(n *node, k int64) float64) func(e *emitter, c *cluster) error {
 	return func(e *emitter, c *cluster) error {
-		s, end := e.always()
 		for _, n := range c.nodes {
 			n := n
+			s, end := n.life(e.f)
 			if err := e.series(e.metric, e.nodeLabels(n), s, end, func(k int64) float64 { return val(n, k) }); err != nil {
 				return err
 			}

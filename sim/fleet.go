@@ -47,6 +47,9 @@ type node struct {
 	changeCell                   int64
 	changeFactor                 float64
 	labels                       []label
+	// created is kube_node_created (Unix seconds); joined, when not 0, is
+	// the instant inside the range the node joined (= created).
+	created, joined int64
 	// reserved capacity, for scheduling
 	resCPU, resMem float64
 	resGPU         int
@@ -59,6 +62,15 @@ func (n *node) prices(k int64) (cpu, ram, gpu float64) {
 		return n.cpuPrice * f, n.ramPrice * f, n.gpuPrice * f
 	}
 	return n.cpuPrice, n.ramPrice, n.gpuPrice
+}
+
+// life is when the node exists: [start, end+1) for nodes present over the
+// whole range, else from when it joined.
+func (n *node) life(f *Fleet) (int64, int64) {
+	if n.joined != 0 {
+		return n.joined, f.end + 1
+	}
+	return f.start, f.end + 1
 }
 
 // hourlyCost is node_total_hourly_cost over cell k.
@@ -211,6 +223,7 @@ func (f *Fleet) buildCluster(i int) *cluster {
 	b.bareReplicaSet()
 	b.deployments()
 	b.loneVolumes()
+	b.lateNodes() // last: its random draws change nothing built before
 	sort.SliceStable(c.pods, func(i, j int) bool {
 		a, b := c.pods[i], c.pods[j]
 		if a.namespace != b.namespace {
@@ -291,6 +304,7 @@ func (b *builder) newNode(i int, it InstanceType, spot bool) *node {
 		spot:         spot,
 		changeCell:   math.MaxInt64,
 		changeFactor: 1,
+		created:      b.f.start - 30*86400 + int64(i)*3600,
 	}
 	// Kubelet and system reservations, as EKS sizes them roughly.
 	nd.allocCores = it.Cores - 0.08 - 0.01*it.Cores
@@ -309,6 +323,24 @@ func (b *builder) newNode(i int, it InstanceType, spot bool) *node {
 		"label_eks_amazonaws_com_capacity_type", capacity,
 	)
 	return nd
+}
+
+// lateNodes adds the nodes that join mid-range (Config.LateNodes): plain
+// on-demand machines, joining at an arbitrary second of the middle third.
+func (b *builder) lateNodes() {
+	var plain []InstanceType
+	for _, it := range b.f.cfg.InstanceTypes {
+		if it.GPUs == 0 {
+			plain = append(plain, it)
+		}
+	}
+	third := (b.f.end - b.f.start) / 3
+	for j := 0; j < b.f.cfg.LateNodes && third > 0; j++ {
+		nd := b.newNode(len(b.c.nodes), plain[b.r.intn(len(plain))], false)
+		nd.joined = b.f.start + third + b.r.int64n(third)
+		nd.created = nd.joined
+		b.c.nodes = append(b.c.nodes, nd)
+	}
 }
 
 func regionDomain(region string) string {

@@ -165,6 +165,10 @@ func collectTruth(t testing.TB, f *Fleet) *Truth {
 			tr.Unmounted = append(tr.Unmounted, *v)
 		case *ClusterTruth:
 			tr.Clusters = append(tr.Clusters, *v)
+		case *DiskTruth:
+			tr.Disks = append(tr.Disks, *v)
+		case *LoadBalancerTruth:
+			tr.LoadBalancers = append(tr.LoadBalancers, *v)
 		}
 		return nil
 	})

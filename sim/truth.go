@@ -162,7 +162,8 @@ type truther struct {
 
 // Truth computes the fleet's ground truth and passes each record to fn, in
 // a fixed order: per cluster, the container records of each pod (hourly,
-// then daily), then the nodes', the unmounted and the cluster's records.
+// then daily), then the nodes', the disks', load balancers' and unmounted,
+// and the cluster's records.
 // The records passed are reused: fn must copy what it keeps.
 func (f *Fleet) Truth(ctx context.Context, fn func(TruthRecord) error) error {
 	w := f.windows()

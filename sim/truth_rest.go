@@ -1,6 +1,9 @@
 package sim
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // timeline is the number of running pods a service selects: n[i] over
 // [ts[i], ts[i+1]), from the range start to its end.
@@ -109,6 +112,9 @@ func (t *truther) nodes() error {
 		for _, res := range resolutions {
 			for i := 0; i < t.count(res); i++ {
 				row := t.nodeRow(ni, nd, res, i)
+				if row == nil {
+					continue // the node did not exist in the window
+				}
 				ca := t.clusterAcc(res, i)
 				ca.nodeCap.cpu += row.CPUCost
 				ca.nodeCap.ram += row.RAMCost
@@ -125,13 +131,19 @@ func (t *truther) nodes() error {
 	return nil
 }
 
+// nodeRow is a node's record of a window, nil when it did not exist then.
+// Each piece of its life is charged the prices of its scrape cell.
 func (t *truther) nodeRow(ni int, nd *node, res string, i int) *NodeTruth {
 	s, e := t.w.bounds(res, i)
+	s = max(s, nd.joined)
+	if s >= e {
+		return nil
+	}
 	g := t.f.grid
 	var capCost costs
 	for k := g.cell(s); k*g.iv < e; k++ {
 		cpuP, ramP, gpuP := nd.prices(k)
-		hours := float64(g.iv) / 3600
+		hours := float64(min((k+1)*g.iv, e)-max(k*g.iv, s)) / 3600
 		capCost.cpu += nd.cores * cpuP * hours
 		capCost.ram += nd.memBytes / gib * ramP * hours
 		capCost.gpu += float64(nd.gpus) * gpuP * hours
@@ -143,7 +155,7 @@ func (t *truther) nodeRow(ni int, nd *node, res string, i int) *NodeTruth {
 	row := &NodeTruth{
 		Kind: KindNode, Window: t.w.window(res, i), Cluster: t.c.id, Node: nd.name,
 		InstanceType: nd.instanceType, ProviderID: nd.providerID, Spot: nd.spot,
-		RunningSeconds: e - s, CPUCores: nd.cores, RAMBytes: nd.memBytes, GPUCount: float64(nd.gpus),
+		Start: time.Unix(s, 0).UTC(), End: time.Unix(e, 0).UTC(), RunningSeconds: e - s, CPUCores: nd.cores, RAMBytes: nd.memBytes, GPUCount: float64(nd.gpus),
 		CPUCost: capCost.cpu, RAMCost: capCost.ram, GPUCost: capCost.gpu,
 		AllocatedCPUCost: alloc.cpu, AllocatedRAMCost: alloc.ram, AllocatedGPUCost: alloc.gpu,
 		IdleCPUCost: capCost.cpu - alloc.cpu, IdleRAMCost: capCost.ram - alloc.ram, IdleGPUCost: capCost.gpu - alloc.gpu,
@@ -173,6 +185,15 @@ func (t *truther) unmountedWindow(res string, i int) error {
 	win := t.w.window(res, i)
 	for vi, v := range t.c.pvs {
 		ca.pvCost += v.bytes / gib * v.price * float64(e-s) / 3600
+		disk := &DiskTruth{Kind: KindDisk, Window: win, Cluster: t.c.id, PersistentVolume: v.name,
+			ProviderID: v.providerID, StorageClass: v.storageClass, Bytes: v.bytes,
+			ByteHours: v.bytes * float64(e-s) / 3600, Cost: v.bytes / gib * v.price * float64(e-s) / 3600}
+		if v.claim >= 0 {
+			disk.ClaimNamespace, disk.ClaimName = t.c.pvcs[v.claim].namespace, t.c.pvcs[v.claim].name
+		}
+		if err := t.emit(disk); err != nil {
+			return err
+		}
 		secs, ns, claim := e-s, "", ""
 		if v.claim >= 0 {
 			mounted := t.mountH[v.claim][i]
@@ -201,6 +222,11 @@ func (t *truther) unmountedWindow(res string, i int) error {
 	for si := range t.c.services {
 		svc := &t.c.services[si]
 		ca.lbCost += svc.price * float64(e-s) / 3600
+		lb := &LoadBalancerTruth{Kind: KindLB, Window: win, Cluster: t.c.id, Namespace: svc.namespace,
+			Service: svc.name, IP: svc.ingressIP, Cost: svc.price * float64(e-s) / 3600}
+		if err := t.emit(lb); err != nil {
+			return err
+		}
 		var secs int64
 		t.lines[si].segments(s, e, func(x, y int64, n int) {
 			if n == 0 {

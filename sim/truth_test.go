@@ -329,7 +329,7 @@ func TestSimTruthRoundTrip(t *testing.T) {
 	got, err := ReadTruth(&buf)
 	require.NoError(t, err)
 	want := collectTruth(t, f)
-	require.Equal(t, int(n), len(got.Containers)+len(got.Nodes)+len(got.Unmounted)+len(got.Clusters))
+	require.Equal(t, int(n), len(got.Containers)+len(got.Nodes)+len(got.Unmounted)+len(got.Clusters)+len(got.Disks)+len(got.LoadBalancers))
 	require.Equal(t, want.Clusters, got.Clusters)
 	require.Equal(t, len(want.Containers), len(got.Containers))
 	require.Equal(t, want.Containers[0].CPUCost, got.Containers[0].CPUCost)
@@ -376,4 +376,63 @@ func (s orderSink) sample(ts int64, _ float64) error {
 	}
 	*s.last = ts
 	return nil
+}
+
+// TestSimLateNode checks a node that joins mid-range: no series and no
+// truth before it joins, kube_node_created at the exact instant, a first
+// record that starts then and costs its capacity from then, no pods, and
+// disk and load-balancer records that sum to the cluster's.
+func TestSimLateNode(t *testing.T) {
+	cfg := tinyConfig(6)
+	cfg.LateNodes = 1
+	f := newFleet(t, cfg)
+	c := f.clusters[0]
+	require.Len(t, c.nodes, 4)
+	late := c.nodes[3]
+	third := (f.end - f.start) / 3
+	require.GreaterOrEqual(t, late.joined, f.start+third)
+	require.Less(t, late.joined, f.start+2*third)
+	for _, p := range c.pods {
+		require.NotEqual(t, 3, p.node, "late nodes run no pods")
+	}
+	data, _ := openMetrics(t, f)
+	for key, s := range parseOM(t, data) {
+		if s.labels["node"] != late.name {
+			continue
+		}
+		require.GreaterOrEqual(t, s.samples[0].t, late.joined, key)
+		require.Less(t, s.samples[0].t, late.joined+f.grid.iv, key)
+		if s.metric == "kube_node_created" {
+			require.Equal(t, float64(late.joined), s.samples[0].v)
+		}
+	}
+	tr := collectTruth(t, f)
+	var hourly []NodeTruth
+	for _, n := range tr.Nodes {
+		if n.Node == late.name && n.Resolution == Hourly {
+			hourly = append(hourly, n)
+		}
+	}
+	joinHour := (late.joined - f.start) / 3600
+	require.Len(t, hourly, 6-int(joinHour))
+	first := hourly[0]
+	require.Equal(t, late.joined, first.Start.Unix())
+	secs := first.WindowEnd.Unix() - late.joined
+	require.Equal(t, secs, first.RunningSeconds)
+	cpu, ram, _ := late.prices(f.grid.cell(late.joined))
+	requireClose(t, first.TotalCost, (late.cores*cpu+late.memBytes/gib*ram)*float64(secs)/3600)
+	require.Zero(t, first.AllocatedCPUCost)
+	requireClose(t, first.IdleCost, first.TotalCost)
+
+	pv, lb := map[Window]float64{}, map[Window]float64{}
+	for _, d := range tr.Disks {
+		pv[d.Window] += d.Cost
+	}
+	for _, l := range tr.LoadBalancers {
+		lb[l.Window] += l.Cost
+	}
+	for _, cl := range tr.Clusters {
+		requireClose(t, cl.PVCost, pv[cl.Window])
+		requireClose(t, cl.LoadBalancerCost, lb[cl.Window])
+	}
 }

@@ -21,10 +21,12 @@ const (
 	KindNode      = "node"
 	KindUnmounted = "unmounted"
 	KindCluster   = "cluster"
+	KindDisk      = "disk"
+	KindLB        = "loadbalancer"
 )
 
 // TruthRecord is one ground-truth record: *ContainerTruth, *NodeTruth,
-// *UnmountedTruth or *ClusterTruth.
+// *UnmountedTruth, *ClusterTruth, *DiskTruth or *LoadBalancerTruth.
 type TruthRecord interface {
 	TruthKind() string
 }
@@ -99,15 +101,19 @@ type PVTruth struct {
 type NodeTruth struct {
 	Kind string `json:"kind"`
 	Window
-	Cluster        string  `json:"cluster"`
-	Node           string  `json:"node"`
-	InstanceType   string  `json:"instanceType"`
-	ProviderID     string  `json:"providerID"`
-	Spot           bool    `json:"spot"`
-	RunningSeconds int64   `json:"runningSeconds"`
-	CPUCores       float64 `json:"cpuCores"`
-	RAMBytes       float64 `json:"ramBytes"`
-	GPUCount       float64 `json:"gpuCount"`
+	Cluster      string `json:"cluster"`
+	Node         string `json:"node"`
+	InstanceType string `json:"instanceType"`
+	ProviderID   string `json:"providerID"`
+	Spot         bool   `json:"spot"`
+	// Start and End bound the node's existence in the window (a node that
+	// joins inside it starts then); RunningSeconds = End − Start.
+	Start          time.Time `json:"start"`
+	End            time.Time `json:"end"`
+	RunningSeconds int64     `json:"runningSeconds"`
+	CPUCores       float64   `json:"cpuCores"`
+	RAMBytes       float64   `json:"ramBytes"`
+	GPUCount       float64   `json:"gpuCount"`
 
 	CPUCost   float64 `json:"cpuCost"`
 	RAMCost   float64 `json:"ramCost"`
@@ -122,6 +128,35 @@ type NodeTruth struct {
 	IdleRAMCost float64 `json:"idleRamCost"`
 	IdleGPUCost float64 `json:"idleGpuCost"`
 	IdleCost    float64 `json:"idleCost"`
+}
+
+// DiskTruth is what one persistent volume cost in a window: its capacity
+// at its price over the window (volumes exist over the whole range), as
+// its Disk asset should say.
+type DiskTruth struct {
+	Kind string `json:"kind"`
+	Window
+	Cluster          string  `json:"cluster"`
+	PersistentVolume string  `json:"persistentVolume"`
+	ProviderID       string  `json:"providerID"`
+	StorageClass     string  `json:"storageClass"`
+	ClaimNamespace   string  `json:"claimNamespace,omitempty"`
+	ClaimName        string  `json:"claimName,omitempty"`
+	Bytes            float64 `json:"bytes"`
+	ByteHours        float64 `json:"byteHours"`
+	Cost             float64 `json:"cost"`
+}
+
+// LoadBalancerTruth is what one load balancer (a LoadBalancer service)
+// cost in a window: its hourly price over the window.
+type LoadBalancerTruth struct {
+	Kind string `json:"kind"`
+	Window
+	Cluster   string  `json:"cluster"`
+	Namespace string  `json:"namespace"`
+	Service   string  `json:"service"`
+	IP        string  `json:"ip"`
+	Cost      float64 `json:"cost"`
 }
 
 // Types of unmounted records.
@@ -193,12 +228,20 @@ func (*UnmountedTruth) TruthKind() string { return KindUnmounted }
 // TruthKind implements TruthRecord.
 func (*ClusterTruth) TruthKind() string { return KindCluster }
 
+// TruthKind implements TruthRecord.
+func (*DiskTruth) TruthKind() string { return KindDisk }
+
+// TruthKind implements TruthRecord.
+func (*LoadBalancerTruth) TruthKind() string { return KindLB }
+
 // Truth is a whole ground truth in memory, as ReadTruth returns it.
 type Truth struct {
-	Containers []ContainerTruth
-	Nodes      []NodeTruth
-	Unmounted  []UnmountedTruth
-	Clusters   []ClusterTruth
+	Containers    []ContainerTruth
+	Nodes         []NodeTruth
+	Unmounted     []UnmountedTruth
+	Clusters      []ClusterTruth
+	Disks         []DiskTruth
+	LoadBalancers []LoadBalancerTruth
 }
 
 // WriteTruth writes the fleet's ground truth to w as JSON lines, one record
@@ -254,6 +297,10 @@ func (t *Truth) decodeLine(b []byte) error {
 		return decodeAppend(b, &t.Unmounted)
 	case KindCluster:
 		return decodeAppend(b, &t.Clusters)
+	case KindDisk:
+		return decodeAppend(b, &t.Disks)
+	case KindLB:
+		return decodeAppend(b, &t.LoadBalancers)
 	default:
 		return fmt.Errorf("unknown kind %q", head.Kind)
 	}

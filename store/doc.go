@@ -9,6 +9,15 @@
 //	federated/<cluster>/etl/parquet/allocations/<1h|1d>/<startUnix>-<endUnix>.parquet
 //	federated/<cluster>/etl/parquet/allocations/<1h|1d>/index.json
 //	federated/combined/etl/parquet/allocations/<1h|1d>/…   (the federator's output)
+//	federated/<cluster>/etl/parquet/assets/<1h|1d>/…       (asset blocks, see assets.go)
+//
+// Asset blocks (AssetBlock: nodes, disks, load balancers, network, cluster
+// management; package asset) sit under etl/parquet/assets/ with their own
+// index ("pipeline": "assets" in it), the same footer metadata plus
+// costfed.pipeline=assets, and the same commit protocol (CommitAssets,
+// ReadAssetIndex, ReadAssetBlock). A store written before assets existed
+// has no asset index, which reads as empty. Expire and RepairIndex handle
+// the allocation pipeline only.
 //
 // A block is one ZSTD-compressed Parquet file: one row per allocation, columns
 // named as OpenCost's allocation fields (see schema.go), labels and annotations

@@ -32,7 +32,17 @@ type ExpireOptions struct {
 // rerun converges to the state of an uninterrupted one. Objects of windows
 // that end after before are never touched, listed or not.
 func (s *Store) Expire(ctx context.Context, cluster string, res Resolution, before time.Time, opts ExpireOptions) ([]IndexEntry, error) {
-	ix, err := s.ReadIndex(ctx, cluster, res)
+	return s.expire(ctx, PipelineAllocations, cluster, res, before, opts)
+}
+
+// ExpireAssets is Expire for the asset blocks of a cluster (or the
+// combined store) and resolution.
+func (s *Store) ExpireAssets(ctx context.Context, cluster string, res Resolution, before time.Time, opts ExpireOptions) ([]IndexEntry, error) {
+	return s.expire(ctx, PipelineAssets, cluster, res, before, opts)
+}
+
+func (s *Store) expire(ctx context.Context, p Pipeline, cluster string, res Resolution, before time.Time, opts ExpireOptions) ([]IndexEntry, error) {
+	ix, err := s.readIndex(ctx, p, cluster, res)
 	if err != nil {
 		return nil, fmt.Errorf("expire %s/%s: %w", cluster, res, err)
 	}
@@ -57,11 +67,12 @@ func (s *Store) Expire(ctx context.Context, cluster string, res Resolution, befo
 	}
 	var errs []error
 	for _, e := range expired {
-		if err := s.deleteBlock(ctx, cluster, res, e); err != nil {
-			errs = append(errs, err)
+		key := ix.BlockKey(e)
+		if err := s.bkt.Delete(ctx, key); err != nil && !s.bkt.IsObjNotFoundErr(err) {
+			errs = append(errs, fmt.Errorf("delete block %s: %w", key, err))
 		}
 	}
-	if err := s.sweepExpired(ctx, cluster, res, ix, horizon); err != nil {
+	if err := s.sweepExpired(ctx, p, cluster, res, ix, horizon); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -75,13 +86,17 @@ func (s *Store) Expire(ctx context.Context, cluster string, res Resolution, befo
 
 // sweepExpired deletes the block objects of a prefix whose window ends at or
 // before horizon and that ix does not list: what an interrupted Expire left.
-func (s *Store) sweepExpired(ctx context.Context, cluster string, res Resolution, ix Index, horizon int64) error {
+func (s *Store) sweepExpired(ctx context.Context, p Pipeline, cluster string, res Resolution, ix Index, horizon int64) error {
 	var stale []string
-	err := s.bkt.Iter(ctx, Prefix(cluster, res), func(name string) error {
+	prefix, parse := Prefix(cluster, res), ParseBlockKey
+	if p == PipelineAssets {
+		prefix, parse = AssetPrefix(cluster, res), ParseAssetBlockKey
+	}
+	err := s.bkt.Iter(ctx, prefix, func(name string) error {
 		if !strings.HasSuffix(name, blockSuffix) {
 			return nil
 		}
-		ref, err := ParseBlockKey(name)
+		ref, err := parse(name)
 		if err != nil || ref.Cluster != cluster || ref.Resolution != res || ref.Window.End.Unix() > horizon {
 			return nil
 		}
@@ -91,7 +106,7 @@ func (s *Store) sweepExpired(ctx context.Context, cluster string, res Resolution
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("list %s: %w", Prefix(cluster, res), err)
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	var errs []error
 	for _, key := range stale {

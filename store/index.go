@@ -21,10 +21,29 @@ const IndexVersion = 1
 // resolution. It is written after the blocks it lists, so a block that is not in
 // the index is not committed, whatever the bucket holds under its key.
 type Index struct {
-	Version    int          `json:"version"`
-	Cluster    string       `json:"cluster"`
-	Resolution Resolution   `json:"resolution"`
-	Blocks     []IndexEntry `json:"blocks"`
+	Version    int        `json:"version"`
+	Cluster    string     `json:"cluster"`
+	Resolution Resolution `json:"resolution"`
+	// Pipeline is "assets" in an asset index, empty in an allocation index
+	// (so allocation indexes keep the bytes of earlier builds).
+	Pipeline Pipeline     `json:"pipeline,omitempty"`
+	Blocks   []IndexEntry `json:"blocks"`
+}
+
+// key is the index's object key.
+func (ix *Index) key() string {
+	if ix.Pipeline == PipelineAssets {
+		return AssetIndexKey(ix.Cluster, ix.Resolution)
+	}
+	return IndexKey(ix.Cluster, ix.Resolution)
+}
+
+// BlockKey is the object key of an entry's block.
+func (ix *Index) BlockKey(e IndexEntry) string {
+	if ix.Pipeline == PipelineAssets {
+		return AssetBlockKey(ix.Cluster, ix.Resolution, e.Window())
+	}
+	return BlockKey(ix.Cluster, ix.Resolution, e.Window())
 }
 
 // IndexEntry describes one committed block.
@@ -172,9 +191,18 @@ func DecodeIndex(key string, data []byte, cluster string, res Resolution) (Index
 	return decodeIndex(key, data, cluster, res, MaxIndexSize)
 }
 
+// DecodeAssetIndex is DecodeIndex for an asset index.
+func DecodeAssetIndex(key string, data []byte, cluster string, res Resolution) (Index, error) {
+	return decodePipelineIndex(key, data, PipelineAssets, cluster, res, MaxIndexSize)
+}
+
 func isGzip(data []byte) bool { return len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b }
 
 func decodeIndex(key string, data []byte, cluster string, res Resolution, limit int64) (Index, error) {
+	return decodePipelineIndex(key, data, PipelineAllocations, cluster, res, limit)
+}
+
+func decodePipelineIndex(key string, data []byte, p Pipeline, cluster string, res Resolution, limit int64) (Index, error) {
 	if isGzip(data) {
 		plain, err := gunzipIndex(data, limit)
 		if err != nil {
@@ -198,6 +226,9 @@ func decodeIndex(key string, data []byte, cluster string, res Resolution, limit 
 	}
 	if ix.Cluster != cluster || ix.Resolution != res {
 		return Index{}, indexErr(key, "index says %s/%s, key says %s/%s", ix.Cluster, ix.Resolution, cluster, res)
+	}
+	if want := map[Pipeline]Pipeline{PipelineAllocations: "", PipelineAssets: PipelineAssets}[p]; ix.Pipeline != want {
+		return Index{}, indexErr(key, "index of pipeline %q under the %s prefix", ix.Pipeline, p)
 	}
 	if err := validateIndex(ix); err != nil {
 		return Index{}, indexErr(key, "%w", err)

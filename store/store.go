@@ -63,18 +63,32 @@ func (s *Store) Bucket() objstore.Bucket { return s.bkt }
 // ReadIndex returns the committed index of a cluster and resolution. A missing
 // index is an empty index, not an error: nothing has been committed yet.
 func (s *Store) ReadIndex(ctx context.Context, cluster string, res Resolution) (Index, error) {
+	return s.readIndex(ctx, PipelineAllocations, cluster, res)
+}
+
+// ReadAssetIndex is ReadIndex for the assets pipeline: a store written
+// before assets existed has no asset index, which reads as empty.
+func (s *Store) ReadAssetIndex(ctx context.Context, cluster string, res Resolution) (Index, error) {
+	return s.readIndex(ctx, PipelineAssets, cluster, res)
+}
+
+func (s *Store) readIndex(ctx context.Context, p Pipeline, cluster string, res Resolution) (Index, error) {
 	if err := ValidateClusterID(cluster); err != nil {
 		return Index{}, fmt.Errorf("read index: %w", err)
 	}
-	key := IndexKey(cluster, res)
+	empty := Index{Version: IndexVersion, Cluster: cluster, Resolution: res}
+	if p == PipelineAssets {
+		empty.Pipeline = PipelineAssets
+	}
+	key := empty.key()
 	data, err := s.get(ctx, key, 64<<20, 0)
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
-			return Index{Version: IndexVersion, Cluster: cluster, Resolution: res}, nil
+			return empty, nil
 		}
 		return Index{}, fmt.Errorf("read index %s: %w", key, err)
 	}
-	return DecodeIndex(key, data, cluster, res)
+	return decodePipelineIndex(key, data, p, cluster, res, MaxIndexSize)
 }
 
 // ErrWouldEraseData is returned when a commit would replace a block that has
@@ -107,13 +121,48 @@ func (s *Store) Commit(ctx context.Context, blocks []Block, opts CommitOptions) 
 	if len(blocks) == 0 {
 		return nil, nil
 	}
-	cluster, res := blocks[0].Meta.Cluster, blocks[0].Meta.Resolution
-	for _, b := range blocks[1:] {
-		if b.Meta.Cluster != cluster || b.Meta.Resolution != res {
-			return nil, fmt.Errorf("commit: blocks of %s/%s and %s/%s in one commit", cluster, res, b.Meta.Cluster, b.Meta.Resolution)
+	metas := make([]BlockMeta, len(blocks))
+	for i := range blocks {
+		metas[i] = blocks[i].Meta
+	}
+	return s.commit(ctx, PipelineAllocations, metas, func(i int) ([]byte, IndexEntry, error) {
+		data, err := EncodeBlock(blocks[i])
+		if err != nil {
+			return nil, IndexEntry{}, err
+		}
+		return data, entryFor(blocks[i], data), nil
+	}, opts)
+}
+
+// CommitAssets is Commit for asset blocks, under the assets prefix and its
+// own index, with the same protocol.
+func (s *Store) CommitAssets(ctx context.Context, blocks []AssetBlock, opts CommitOptions) ([]IndexEntry, error) {
+	if len(blocks) == 0 {
+		return nil, nil
+	}
+	metas := make([]BlockMeta, len(blocks))
+	for i := range blocks {
+		metas[i] = blocks[i].Meta
+	}
+	return s.commit(ctx, PipelineAssets, metas, func(i int) ([]byte, IndexEntry, error) {
+		data, err := EncodeAssetBlock(blocks[i])
+		if err != nil {
+			return nil, IndexEntry{}, err
+		}
+		return data, assetEntryFor(blocks[i], data), nil
+	}, opts)
+}
+
+// commit runs the commit protocol for the blocks of one pipeline whose
+// metadata are metas; encode(i) gives block i's bytes and index entry.
+func (s *Store) commit(ctx context.Context, p Pipeline, metas []BlockMeta, encode func(i int) ([]byte, IndexEntry, error), opts CommitOptions) ([]IndexEntry, error) {
+	cluster, res := metas[0].Cluster, metas[0].Resolution
+	for _, m := range metas[1:] {
+		if m.Cluster != cluster || m.Resolution != res {
+			return nil, fmt.Errorf("commit: blocks of %s/%s and %s/%s in one commit", cluster, res, m.Cluster, m.Resolution)
 		}
 	}
-	ix, err := s.ReadIndex(ctx, cluster, res)
+	ix, err := s.readIndex(ctx, p, cluster, res)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s/%s: %w", cluster, res, err)
 	}
@@ -123,18 +172,18 @@ func (s *Store) Commit(ctx context.Context, blocks []Block, opts CommitOptions) 
 		entry IndexEntry
 	}
 	var uploads []upload
-	entries := make([]IndexEntry, 0, len(blocks))
+	entries := make([]IndexEntry, 0, len(metas))
 	replacing := false
-	for _, b := range blocks {
-		data, err := EncodeBlock(b)
+	for i, m := range metas {
+		data, e, err := encode(i)
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}
-		e := entryFor(b, data)
 		entries = append(entries, e)
-		old, exists := ix.Find(b.Meta.Window.Start)
+		key := ix.BlockKey(e)
+		old, exists := ix.Find(m.Window.Start)
 		if exists && !opts.AllowEmptyOverwrite && hasData(old) && !hasData(e) {
-			return nil, fmt.Errorf("commit %s: committed block has %d rows costing %.2f: %w", b.Meta.Ref().Key(), old.Rows, old.TotalCost, ErrWouldEraseData)
+			return nil, fmt.Errorf("commit %s: committed block has %d rows costing %.2f: %w", key, old.Rows, old.TotalCost, ErrWouldEraseData)
 		}
 		if exists && old.PendingSHA256 == "" && old.SHA256 == e.SHA256 {
 			continue // the committed object already holds these bytes
@@ -144,7 +193,7 @@ func (s *Store) Commit(ctx context.Context, blocks []Block, opts CommitOptions) 
 			old.PendingSize, old.PendingSHA256 = e.Size, e.SHA256
 			ix.Put(old)
 		}
-		uploads = append(uploads, upload{key: b.Meta.Ref().Key(), data: data, entry: e})
+		uploads = append(uploads, upload{key: key, data: data, entry: e})
 	}
 	if len(uploads) == 0 {
 		return entries, nil
@@ -184,7 +233,7 @@ func (s *Store) uploadIndex(ctx context.Context, ix Index) error {
 	if err != nil {
 		return err
 	}
-	key := IndexKey(ix.Cluster, ix.Resolution)
+	key := ix.key()
 	if err := s.bkt.Upload(ctx, key, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("upload index %s: %w", key, err)
 	}
@@ -237,6 +286,15 @@ func (s *Store) ReadBlock(ctx context.Context, cluster string, res Resolution, e
 	return DecodeBlock(ctx, key, data)
 }
 
+// ReadAssetBlock is ReadBlock for an entry of an asset index.
+func (s *Store) ReadAssetBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (AssetBlock, error) {
+	key, data, err := s.verifiedObject(ctx, AssetBlockKey(cluster, res, e.Window()), e)
+	if err != nil {
+		return AssetBlock{}, err
+	}
+	return DecodeAssetBlock(ctx, key, data)
+}
+
 // ScanBlock reads the block of an index entry with the checks of ReadBlock
 // and hands its rows to fn in batches (see ScanBlockData): memory holds the
 // object and one batch, not every row.
@@ -262,7 +320,10 @@ func (s *Store) AggregateBlock(ctx context.Context, cluster string, res Resoluti
 // verifiedBlock fetches the object of an index entry and checks it is the
 // content the index lists.
 func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) (string, []byte, error) {
-	key := BlockKey(cluster, res, e.Window())
+	return s.verifiedObject(ctx, BlockKey(cluster, res, e.Window()), e)
+}
+
+func (s *Store) verifiedObject(ctx context.Context, key string, e IndexEntry) (string, []byte, error) {
 	data, err := s.get(ctx, key, s.maxBlockBytes, max(e.Size, e.PendingSize))
 	if err != nil {
 		if s.bkt.IsObjNotFoundErr(err) {
@@ -280,17 +341,6 @@ func (s *Store) verifiedBlock(ctx context.Context, cluster string, res Resolutio
 		return key, nil, blockErr(key, ErrHashMismatch, "%d bytes that the index does not list (changed by another writer, or damaged)", len(data))
 	}
 	return key, data, nil
-}
-
-// deleteBlock removes a block object; a missing object is not an error.
-// Expire calls it only after writing the index without the block's entry, so
-// a reader never finds a committed entry without its object.
-func (s *Store) deleteBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry) error {
-	key := BlockKey(cluster, res, e.Window())
-	if err := s.bkt.Delete(ctx, key); err != nil && !s.bkt.IsObjNotFoundErr(err) {
-		return fmt.Errorf("delete block %s: %w", key, err)
-	}
-	return nil
 }
 
 // Clusters lists the cluster ids that have a prefix under federated/, the

@@ -131,7 +131,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.close()
 	agent := &etl.Agent{
-		Builder: s.builder, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now,
+		Builder: s.builder, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now, PlanAssets: true,
 		Prepare: s.prepare,
 		Oldest: func(ctx context.Context) (time.Time, error) {
 			return etl.OldestSample(ctx, s.src, time.Now(), maxRetention(s.policies))
@@ -296,15 +296,16 @@ func runRebuild(ctx context.Context, e *env, args []string) error {
 }
 
 func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
-	name, usage := "backfill", "backfill --config agent.yaml --from T --to T [--resolution 1h,1d]"
+	name, usage := "backfill", "backfill --config agent.yaml --from T --to T [--resolution 1h,1d] [--pipeline allocations,assets]"
 	if mode == etl.ModeRebuild {
-		name, usage = "rebuild", "rebuild --config agent.yaml --from T --to T [--resolution 1h,1d] [--dry-run] [--force] [--from-source]"
+		name, usage = "rebuild", "rebuild --config agent.yaml --from T --to T [--resolution 1h,1d] [--pipeline allocations,assets] [--dry-run] [--force] [--from-source]"
 	}
 	fs := newFlagSet(e, name, usage)
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
 	concurrency := fs.Int("concurrency", 2, "windows built at once")
 	var rf rangeFlags
 	rf.register(fs)
+	pipelineFlag := fs.String("pipeline", "allocations,assets", "pipelines to build: allocations, assets, or both (comma list); with both, windows whose allocation block is done but whose asset block is missing get their asset block")
 	var dryRun, force, fromSource *bool
 	if mode == etl.ModeRebuild {
 		dryRun = fs.Bool("dry-run", false, "compute and print each window's rows and cost before and after, commit nothing")
@@ -322,6 +323,11 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	if _, _, _, err := rf.parse(nil); err != nil {
 		return err // flag errors before any connection is made
 	}
+	pipelines, err := store.ParsePipelines(*pipelineFlag)
+	if err != nil {
+		return usagef("--pipeline: %v", err)
+	}
+	withAllocs, withAssets := slices.Contains(pipelines, store.PipelineAllocations), slices.Contains(pipelines, store.PipelineAssets)
 	s, err := setupAgent(ctx, e, *cfgPath, lf, *concurrency, true)
 	if err != nil {
 		return err
@@ -358,7 +364,7 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	if err != nil {
 		return err
 	}
-	opts := etl.BuildOptions{}
+	opts := etl.BuildOptions{SkipAssets: !withAssets}
 	if dryRun != nil {
 		opts.DryRun, opts.Force, opts.FromSource = *dryRun, *force, *fromSource
 	}
@@ -371,8 +377,16 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 		if err != nil {
 			return err
 		}
-		tasks, skips, err := etl.Plan(etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: settle,
-			OldestSample: oldest, From: from, To: to, Committed: ix})
+		in := etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: settle,
+			OldestSample: oldest, From: from, To: to, Committed: ix, OnlyAssets: !withAllocs}
+		if withAssets {
+			aix, err := s.st.ReadAssetIndex(ctx, s.cfg.ClusterID, p.Resolution)
+			if err != nil {
+				return err
+			}
+			in.Assets = &aix
+		}
+		tasks, skips, err := etl.Plan(in)
 		if err != nil {
 			return usageError{err}
 		}
@@ -412,6 +426,10 @@ func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
 		return
 	}
 	s.built++
+	if r.Task.AssetsOnly {
+		fmt.Fprintf(e.stdout, "%s %s %-22s assets=%d cost=$%.2f %.1fs (asset block only)\n", r.Task.Resolution, r.Task.Window, r.Task.Reason, r.Rows, r.Cost, r.Duration.Seconds())
+		return
+	}
 	if s.rows == nil {
 		s.rows, s.cost = map[store.Resolution]int{}, map[store.Resolution]float64{}
 	}

@@ -80,7 +80,7 @@ func priceTable(p config.Prices) allocation.PriceTable {
 			SpotCPUCoreHour: pr.Spot.CPUCoreHour, SpotRAMGiBHour: pr.Spot.RAMGiBHour,
 		}
 	}
-	t := allocation.PriceTable{Default: conv(p.Default)}
+	t := allocation.PriceTable{Default: conv(p.Default), ClusterManagementHour: p.ClusterManagementHour}
 	if len(p.InstanceTypes) > 0 {
 		t.InstanceTypes = map[string]allocation.NodePrices{}
 		for name := range p.InstanceTypes {

@@ -111,6 +111,9 @@ type demo struct {
 // cluster/namespace (containers only), plus idle and unmounted per cluster.
 type demoTruth struct {
 	cluster, namespace, idle, unmounted map[string]float64
+	// assets is the daily cost per "<cluster>/<asset type>" (Node, Disk,
+	// LoadBalancer).
+	assets map[string]float64
 }
 
 func (d *demo) step(name, format string, args ...any) {
@@ -170,7 +173,8 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("demo: federate: %w", err)
 	}
-	d.step("federator", "merged %d hourly and %d daily windows into the combined store", rep.Merged[store.Hourly], rep.Merged[store.Daily])
+	d.step("federator", "merged %d+%d hourly and %d+%d daily allocation+asset windows", rep.Merged[store.Hourly], rep.MergedAssets[store.Hourly],
+		rep.Merged[store.Daily], rep.MergedAssets[store.Daily])
 	return d.report(ctx)
 }
 
@@ -224,9 +228,22 @@ func (d *demo) backfill(ctx context.Context, src prom.Source, cluster string) er
 }
 
 func collectDemoTruth(ctx context.Context, fleet *sim.Fleet) (demoTruth, error) {
-	t := demoTruth{cluster: map[string]float64{}, namespace: map[string]float64{}, idle: map[string]float64{}, unmounted: map[string]float64{}}
+	t := demoTruth{cluster: map[string]float64{}, namespace: map[string]float64{}, idle: map[string]float64{}, unmounted: map[string]float64{},
+		assets: map[string]float64{}}
 	err := fleet.Truth(ctx, func(r sim.TruthRecord) error {
 		switch r := r.(type) {
+		case *sim.NodeTruth:
+			if r.Resolution == sim.Daily {
+				t.assets[r.Cluster+"/Node"] += r.TotalCost
+			}
+		case *sim.DiskTruth:
+			if r.Resolution == sim.Daily {
+				t.assets[r.Cluster+"/Disk"] += r.Cost
+			}
+		case *sim.LoadBalancerTruth:
+			if r.Resolution == sim.Daily {
+				t.assets[r.Cluster+"/LoadBalancer"] += r.Cost
+			}
 		case *sim.ClusterTruth:
 			if r.Resolution == sim.Daily {
 				t.cluster[r.Cluster] += r.TotalCost
@@ -288,6 +305,13 @@ func (d *demo) report(ctx context.Context) error {
 	}
 	worstNS := printComparison(w, "CLUSTER/NAMESPACE", ns, truthNS)
 	fmt.Fprintf(w, "\nWorst difference: %.3f %% per cluster, %.3f %% per namespace.\n", worstCluster*100, worstNS*100)
+	gotAssets, err := d.dailyAssets(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nAssets by cluster and type (nodes, disks, load balancers), the combined asset blocks next to the ground truth\n\n")
+	worstAsset := printComparison(w, "CLUSTER/TYPE", gotAssets, d.truth.assets)
+	fmt.Fprintf(w, "\nWorst asset difference: %.3f %%.\n", worstAsset*100)
 	// A temporary directory is removed on exit: printing it would point at
 	// nothing.
 	if d.keep {
@@ -295,6 +319,26 @@ func (d *demo) report(ctx context.Context) error {
 		fmt.Fprintf(w, "Federate again: costfed federator --config %s --once\n", filepath.Join(d.dir, "federator.yaml"))
 	}
 	return nil
+}
+
+// dailyAssets sums the combined daily asset blocks per cluster and type.
+func (d *demo) dailyAssets(ctx context.Context) (map[string]float64, error) {
+	ix, err := d.st.ReadAssetIndex(ctx, store.CombinedID, store.Daily)
+	if err != nil {
+		return nil, fmt.Errorf("demo: read the combined asset index: %w", err)
+	}
+	out := map[string]float64{}
+	for _, e := range ix.Blocks {
+		b, err := d.st.ReadAssetBlock(ctx, store.CombinedID, store.Daily, e)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		for i := range b.Assets {
+			a := &b.Assets[i]
+			out[a.Properties.Cluster+"/"+string(a.Kind)] += a.TotalCost()
+		}
+	}
+	return out, nil
 }
 
 // printComparison prints one table of ours vs truth and returns the worst

@@ -42,6 +42,7 @@ type queryFlags struct {
 	staleAfter                 time.Duration
 	p                          api.QueryParams
 	idle, idleByNode, split    bool
+	assets                     bool
 	accumulate, shareIdle      optionalValueFlag
 }
 
@@ -83,7 +84,7 @@ func legacyFilterFlags(p *api.QueryParams) []struct {
 // runQuery implements "costfed query": an /allocation question answered from
 // the store on the command line.
 func runQuery(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "query", "query [--store federated-store.yaml] --window W [--aggregate K] [--filter F] [--filter-namespaces N,…] [--step S] [--accumulate[=P]] [--idle] [--idle-by-node] [--split-idle] [--share-idle[=MODE]] [--cluster ID] [--format table|json|csv]")
+	fs := newFlagSet(e, "query", "query [--store federated-store.yaml] [--assets] --window W [--aggregate K] [--filter F] [--filter-namespaces N,…] [--step S] [--accumulate[=P]] [--idle] [--idle-by-node] [--split-idle] [--share-idle[=MODE]] [--cluster ID] [--format table|json|csv]")
 	var f queryFlags
 	fs.StringVar(&f.storePath, "store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data)")
 	fs.StringVar(&f.p.Window, "window", "", "time window (required): today, yesterday, week, lastweek, month, lastmonth, 24h, 7d, '7d offset 1d', start,end as Unix seconds or RFC 3339")
@@ -104,6 +105,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	for _, lf := range legacyFilterFlags(&f.p) {
 		fs.StringVar(lf.dest, lf.name, "", lf.usage)
 	}
+	fs.BoolVar(&f.assets, "assets", false, "ask about assets (nodes, disks, load balancers, network, cluster management) instead of allocations: --aggregate type, cluster, name, node, category, providerID or label:NAME; --filter on type, cluster, name, node, category, providerID, label[K]")
 	fs.StringVar(&f.cluster, "cluster", "", "read this cluster's own blocks instead of the combined store")
 	fs.StringVar(&f.format, "format", "table", "output: table (human units), json (the API's shape) or csv")
 	durationVar(fs, &f.staleAfter, "stale-after", 3*time.Hour, "warn about clusters whose newest block is older than this")
@@ -116,6 +118,12 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var aq api.AssetQuery
+	if f.assets {
+		if aq, err = f.assetQuery(time.Now()); err != nil {
+			return err
+		}
+	}
 	logger, err := lf.logger(e)
 	if err != nil {
 		return err
@@ -126,6 +134,9 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	}
 	defer bkt.Close()
 	st := store.New(bkt, store.Options{Logger: logger})
+	if f.assets {
+		return runAssetQuery(ctx, e, st, &f, aq)
+	}
 	eng, err := api.NewEngine(st, api.EngineOptions{
 		Cluster: f.cluster,
 		Logger:  logger,
@@ -162,6 +173,9 @@ func (f *queryFlags) parse(nargs int, args []string, now time.Time) (api.Query, 
 	}
 	if strings.TrimSpace(f.p.Window) == "" {
 		return api.Query{}, usagef("--window is required (e.g. 7d, yesterday, lastweek, or start,end)")
+	}
+	if f.assets {
+		return api.Query{}, nil // assetQuery parses the rest
 	}
 	f.p.Accumulate = f.accumulate.value
 	f.p.ShareIdle = f.shareIdle.value

@@ -95,6 +95,7 @@ func newServeHandler(st *store.Store, cfg config.Federator, token string, logger
 	}
 	return api.NewHandler(api.HandlerOptions{
 		Engine:       eng,
+		Assets:       st,
 		BearerToken:  token,
 		QueryTimeout: time.Duration(cfg.Server.WriteTimeout),
 		Now:          now,

@@ -142,9 +142,27 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.Cluster, r.Resolution, r.Windows, r.Complete,
 				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined, fmtTime(c.NewestBuild), rstate)
 		}
+		for _, r := range c.Assets {
+			if r.Windows == 0 && r.IndexError == "" {
+				continue // no assets (a store written before them)
+			}
+			if r.IndexError != "" {
+				fmt.Fprintf(tw, "%s\t%s assets\t-\t-\t-\t-\t-\t-\t-\t-\tindex unreadable: %s\n", c.Cluster, r.Resolution, r.IndexError)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s assets\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t-\t-\n", c.Cluster, r.Resolution, r.Windows, r.Complete,
+				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined)
+		}
 	}
 	for _, r := range cov.Combined {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t-\t-\t-\t%s\n", store.CombinedID, r.Resolution, r.Windows, r.Complete,
+			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
+	}
+	for _, r := range cov.CombinedAssets {
+		if r.Windows == 0 && r.IndexError == "" {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s assets\t%d\t%d\t%s\t%s\t%s\t-\t-\t-\t%s\n", store.CombinedID, r.Resolution, r.Windows, r.Complete,
 			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
 	}
 	_ = tw.Flush()

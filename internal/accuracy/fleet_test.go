@@ -9,17 +9,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/asset"
 	"github.com/costfed/costfed/etl"
 	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/sim"
 )
 
-// fleetConfig is the accuracy fleet: two clusters of four nodes over two
-// days ending at sim.DefaultEnd, scraped every 60 s.
+// fleetConfig is the accuracy fleet: two clusters of four nodes, and one
+// that joins mid-range, over two days ending at sim.DefaultEnd, scraped
+// every 60 s.
 func fleetConfig() sim.Config {
 	cfg := sim.DefaultConfig()
 	cfg.Clusters = 2
 	cfg.NodesPerCluster = 4
+	cfg.LateNodes = 1
 	cfg.Start = sim.DefaultEnd.Add(-48 * time.Hour)
 	return cfg
 }
@@ -30,6 +33,8 @@ type truth struct {
 	nodes      []sim.NodeTruth
 	unmounted  []sim.UnmountedTruth
 	clusters   []sim.ClusterTruth
+	disks      []sim.DiskTruth
+	lbs        []sim.LoadBalancerTruth
 }
 
 func collectTruth(t testing.TB, f *sim.Fleet) *truth {
@@ -45,6 +50,10 @@ func collectTruth(t testing.TB, f *sim.Fleet) *truth {
 			tr.unmounted = append(tr.unmounted, *r)
 		case *sim.ClusterTruth:
 			tr.clusters = append(tr.clusters, *r)
+		case *sim.DiskTruth:
+			tr.disks = append(tr.disks, *r)
+		case *sim.LoadBalancerTruth:
+			tr.lbs = append(tr.lbs, *r)
 		}
 		return nil
 	})
@@ -75,6 +84,7 @@ func (tr *truth) windows() []sim.Window {
 type computed struct {
 	win      sim.Window
 	rows     []allocation.Allocation
+	assets   []asset.Asset
 	warnings []string
 	queries  int
 	samples  int64
@@ -88,10 +98,10 @@ func computeAll(t testing.TB, src prom.Source, wins []sim.Window, opts allocatio
 	for _, sw := range wins {
 		w, err := allocation.NewWindow(sw.WindowStart, sw.WindowEnd)
 		require.NoError(t, err)
-		rows, res, warnings, err := etl.ComputeFromSource(ctx, src, w, opts, allocation.PriceTable{}, 4)
+		r, res, err := etl.ComputeWindowFromSource(ctx, src, w, opts, allocation.PriceTable{ClusterManagementHour: clusterFee}, 4)
 		require.NoError(t, err, "window %s", w)
 		require.LessOrEqual(t, res.Queries, 25, "queries per window")
-		out = append(out, computed{win: sw, rows: rows, warnings: warnings, queries: res.Queries, samples: res.SamplesProcessed})
+		out = append(out, computed{win: sw, rows: r.Allocations, assets: r.Assets, warnings: r.Warnings, queries: res.Queries, samples: res.SamplesProcessed})
 	}
 	return out
 }

@@ -37,6 +37,9 @@ func TestAccuracyLocal(t *testing.T) {
 	r := compare(tr, comp, cfg.ScrapeInterval, false)
 	r.log(t, "ours, local Prometheus 3 engine")
 	r.assert(t)
+	ar := compareAssets(tr, comp)
+	ar.log(t, "assets, local Prometheus 3 engine")
+	ar.assert(t)
 	compare(tr, comp, cfg.ScrapeInterval, true).log(t, "ours, CPU+RAM+GPU only (as the classic comparison)")
 
 	classic := classicAll(t, src, tr, cfg.ScrapeInterval, src.RangeSemantics())

@@ -65,6 +65,9 @@ func TestAccuracyPrometheus(t *testing.T) {
 	r := compare(tr, comp, cfg.ScrapeInterval, false)
 	r.log(t, "ours, Prometheus 2.42 over HTTP")
 	r.assert(t)
+	ar := compareAssets(tr, comp)
+	ar.log(t, "assets, Prometheus 2.42 over HTTP")
+	ar.assert(t)
 
 	classicAll(t, src, tr, cfg.ScrapeInterval, sem).log(t, "classic OpenCost method, Prometheus 2.42 over HTTP")
 }

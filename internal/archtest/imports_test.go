@@ -34,14 +34,16 @@ var table = map[string]rule{
 	// config; client_golang api, sigv4, the Prometheus engine for the local
 	// TSDB source.
 	"prom": {project: []string{"config"}, external: []string{"github.com/prometheus/", metrics}},
-	// stdlib only: the domain is pure.
-	"allocation": {},
+	// The domain is pure: stdlib only, and allocation computes the asset
+	// rows of the same pass (asset's types only; asset imports nothing).
+	"allocation": {project: []string{"asset"}},
+	"asset":      {},
 	// allocation, objstore, arrow. Beyond the table: config, to build a
 	// bucket from federated-store.yaml (its own job per the table's role).
-	"store":     {project: []string{"allocation", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
-	"etl":       {project: []string{"allocation", "prom", "store"}, external: []string{metrics, "github.com/prometheus/common/model", "golang.org/x/sync/errgroup"}},
-	"federator": {project: []string{"allocation", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
-	"api":       {project: []string{"allocation", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
+	"store":     {project: []string{"allocation", "asset", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
+	"etl":       {project: []string{"allocation", "asset", "prom", "store"}, external: []string{metrics, "github.com/prometheus/common/model", "golang.org/x/sync/errgroup"}},
+	"federator": {project: []string{"allocation", "asset", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
+	"api":       {project: []string{"allocation", "asset", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
 	// allocation (types only). Beyond the table: Prometheus's TSDB and
 	// model packages, to write the fleet as TSDB blocks.
 	"sim": {project: []string{"allocation"}, external: []string{"github.com/prometheus/common/model", "github.com/prometheus/prometheus/"}},

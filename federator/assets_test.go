@@ -1,0 +1,166 @@
+package federator
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/thanos-io/objstore"
+
+	"github.com/costfed/costfed/asset"
+	"github.com/costfed/costfed/store"
+)
+
+// clusterAssets is cluster's daily asset block for day d: a node costing
+// cost and a disk.
+func clusterAssets(cluster string, d int, cost float64) store.AssetBlock {
+	w := dayWindow(d)
+	aw := asset.Window{Start: w.Start, End: w.End}
+	return store.AssetBlock{
+		Meta: store.BlockMeta{Cluster: cluster, Resolution: store.Daily, Window: w, Complete: true,
+			BuildTime: w.End.Add(10 * time.Minute), ProducerVersion: "test", ProducerInstance: cluster + "-agent"},
+		Assets: []asset.Asset{
+			{Kind: asset.KindNode, Properties: asset.Properties{Cluster: cluster, Name: "n1"}, Window: aw, Start: w.Start, End: w.End,
+				Hours: 24, CPUCoreHours: 96, CPUCost: cost, RAMCost: 1},
+			{Kind: asset.KindDisk, Properties: asset.Properties{Cluster: cluster, Name: "pv1"}, Window: aw, Start: w.Start, End: w.End,
+				Hours: 24, ByteHours: 24e9, Cost: 0.5},
+		},
+	}
+}
+
+func combinedAssets(t *testing.T, st *store.Store, d int) (store.AssetBlock, map[string]asset.Asset) {
+	t.Helper()
+	ix, err := st.ReadAssetIndex(context.Background(), store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	e, ok := ix.Find(dayWindow(d).Start)
+	require.True(t, ok, "no combined asset block for day %d", d)
+	b, err := st.ReadAssetBlock(context.Background(), store.CombinedID, store.Daily, e)
+	require.NoError(t, err)
+	out := map[string]asset.Asset{}
+	for _, a := range b.Assets {
+		out[a.Key()] = a
+	}
+	return b, out
+}
+
+// TestFederateAssets: asset blocks are merged beside allocation blocks in
+// the same pass; a pass with nothing new writes nothing; a rebuilt cluster
+// block is re-merged; a damaged one is quarantined and the cluster's
+// previous combined assets kept; a cluster without assets (an old store)
+// contributes none and breaks nothing.
+func TestFederateAssets(t *testing.T) {
+	ctx := context.Background()
+	bkt := objstore.NewInMemBucket()
+	st := store.New(bkt, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 3, 1))
+	commit(t, st, clusterBlock("b", 0, 3, 2))
+	commit(t, st, clusterBlock("old", 0, 3, 3))
+	for _, b := range []store.AssetBlock{clusterAssets("a", 0, 2), clusterAssets("b", 0, 3)} {
+		_, err := st.CommitAssets(ctx, []store.AssetBlock{b}, store.CommitOptions{})
+		require.NoError(t, err)
+	}
+	f := newFederator(st, nil)
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Equal(t, 1, rep.MergedAssets[store.Daily])
+	blk, got := combinedAssets(t, st, 0)
+	require.Len(t, got, 4)
+	require.Equal(t, 2.0, got["a/Node/n1"].CPUCost)
+	require.Equal(t, 3.0, got["b/Node/n1"].CPUCost)
+	require.True(t, blk.Meta.Complete)
+	require.Len(t, blk.Meta.Sources, 2, "the cluster without assets is no input")
+	require.Len(t, combinedRows(t, st, 0), 9, "allocations are merged as before")
+
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.MergedAssets[store.Daily], "nothing changed")
+
+	_, err = st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("a", 0, 5)}, store.CommitOptions{})
+	require.NoError(t, err)
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.MergedAssets[store.Daily])
+	_, got = combinedAssets(t, st, 0)
+	require.Equal(t, 5.0, got["a/Node/n1"].CPUCost)
+
+	// b rebuilds, and its new object is damaged after the index lists it.
+	entries, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("b", 0, 7)}, store.CommitOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	require.NoError(t, bkt.Upload(ctx, store.AssetBlockKey("b", store.Daily, dayWindow(0)), bytes.NewReader([]byte("garbage"))))
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Quarantined, 1)
+	require.Equal(t, "b", rep.Quarantined[0].Cluster)
+	blk, got = combinedAssets(t, st, 0)
+	require.Equal(t, 3.0, got["b/Node/n1"].CPUCost, "b's previous combined assets are kept")
+	require.False(t, blk.Meta.Complete)
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.MergedAssets[store.Daily], "a quarantined digest does not trigger a merge again")
+}
+
+// TestFederateAssetsExpires: combined asset windows past retention go with
+// the allocation windows.
+func TestFederateAssetsExpires(t *testing.T) {
+	ctx := context.Background()
+	st := store.New(objstore.NewInMemBucket(), store.Options{})
+	for _, d := range []int{0, 8} {
+		commit(t, st, clusterBlock("a", d, 2, 1))
+		_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("a", d, 1)}, store.CommitOptions{})
+		require.NoError(t, err)
+	}
+	_, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	ix, err := st.ReadAssetIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 2, "no retention: both days merged")
+	f := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test",
+		Retention: map[store.Resolution]time.Duration{store.Daily: 5 * 24 * time.Hour},
+		Now:       func() time.Time { return day0.Add(10 * 24 * time.Hour) }})
+	_, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	ix, err = st.ReadAssetIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+	require.Equal(t, dayWindow(8).Start.Unix(), ix.Blocks[0].Start, "day 0 is past retention: expired")
+	ok, err := st.Bucket().Exists(ctx, store.AssetBlockKey(store.CombinedID, store.Daily, dayWindow(0)))
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+// TestFederateAssetsDeterministic: two federators over equal inputs write
+// the same combined asset bytes (so racing federators converge).
+func TestFederateAssetsDeterministic(t *testing.T) {
+	ctx := context.Background()
+	var snaps []map[string]string
+	for range 2 {
+		bkt := objstore.NewInMemBucket()
+		st := store.New(bkt, store.Options{})
+		for i, c := range []string{"b", "a"} {
+			commit(t, st, clusterBlock(c, 0, 2, uint64(i)))
+			_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, 0, float64(i+1))}, store.CommitOptions{})
+			require.NoError(t, err)
+		}
+		_, err := newFederator(st, nil).RunOnce(ctx)
+		require.NoError(t, err)
+		objs := map[string]string{}
+		require.NoError(t, bkt.Iter(ctx, "federated/combined/etl/parquet/assets/", func(name string) error {
+			r, err := bkt.Get(ctx, name)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			var b bytes.Buffer
+			_, err = b.ReadFrom(r)
+			objs[name] = b.String()
+			return err
+		}, objstore.WithRecursiveIter()))
+		require.Len(t, objs, 2, "block and index")
+		snaps = append(snaps, objs)
+	}
+	require.Equal(t, snaps[0], snaps[1])
+}
