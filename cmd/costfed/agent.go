@@ -54,6 +54,10 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	if err != nil {
 		return nil, usageError{err}
 	}
+	if cfg.Central() {
+		// TODO(issue 15): the central agent's runtime lands in the next commits.
+		return nil, usagef("clusters: (a central agent) is accepted by config check but not run yet by this build")
+	}
 	if cfg.Prometheus.Offline() && !offlineOK {
 		return nil, usagef("prometheus.tsdb_path is for backfill and rebuild: the agent builds windows as time passes, and a TSDB directory does not grow; set prometheus.url for the agent, or run `costfed backfill` or `costfed rebuild` with this config")
 	}

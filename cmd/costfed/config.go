@@ -19,8 +19,9 @@ the environment, validation of every field. On success prints the effective conf
 line per problem (file:line: field: message) and exits 2.
 
 The kind is detected from the top-level keys when --kind is absent: "type" or
-"config" means federated-store.yaml, "cluster_id" agent.yaml, anything else
-federator.yaml. An agent or federator config's store: file is checked too.
+"config" means federated-store.yaml; "cluster_id", "prometheus" (or another key
+only agent.yaml has) or a central agent's "clusters: {ids|discover}" agent.yaml;
+anything else federator.yaml. An agent or federator config's store: file is checked too.
 Flags go before FILE. An environment variable set to "" counts as unset.
 
 Run 'costfed config check --help' for the flags.
