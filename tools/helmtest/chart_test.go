@@ -506,7 +506,7 @@ func checkPodSecurity(t *testing.T, p pod) {
 		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
 			t.Errorf("container %s: capabilities do not drop ALL and add none: %+v", c.Name, sc.Capabilities)
 		}
-		if c.Resources.Requests.Memory().IsZero() && c.Name != "sigv4proxy" {
+		if c.Resources.Requests.Memory().IsZero() {
 			t.Errorf("container %s: no memory request", c.Name)
 		}
 	}
