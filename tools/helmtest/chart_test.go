@@ -24,6 +24,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
@@ -821,5 +822,40 @@ func TestDecodeStrict(t *testing.T) {
 				t.Fatalf("decode error %v, want one containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestLongNames: with the longest release name Helm allows, every object
+// name is still one Kubernetes accepts (a CronJob's at most 52 characters,
+// as its Jobs get a suffix; a Service's a DNS-1035 label).
+func TestLongNames(t *testing.T) {
+	ch := loadChart(t)
+	rc := renderCase{profile: "federated-primary.yaml", set: append(slices.Clone(site),
+		"clusterId=a", "ui.enabled=true", "federator.mode=cronjob",
+		"fullnameOverride="+strings.Repeat("x", 53))}
+	files, err := render(ch, rc.values(t))
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	objs := splitObjects(t, files)
+	for i := range objs {
+		if err := decodeStrict(&objs[i]); err != nil {
+			t.Fatalf("%s: %v", objs[i].source, err)
+		}
+		o := objs[i]
+		limit := 63
+		if o.kind == "CronJob" {
+			limit = 52
+		}
+		if len(o.name) > limit {
+			t.Errorf("%s %s: name of %d characters, more than %d", o.kind, o.name, len(o.name), limit)
+		}
+		check := validation.IsDNS1123Subdomain
+		if o.kind == "Service" {
+			check = validation.IsDNS1035Label
+		}
+		for _, msg := range check(o.name) {
+			t.Errorf("%s %s: %s", o.kind, o.name, msg)
+		}
 	}
 }

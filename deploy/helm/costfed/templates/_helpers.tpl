@@ -17,10 +17,14 @@
 {{- end -}}
 {{- end -}}
 
-{{/* A component's object name: FULLNAME-COMPONENT. Call with (list $ "agent"). */}}
+{{/*
+A component's object name: FULLNAME-COMPONENT. Call with (list $ "agent").
+The full name is cut to 42 characters so that the longest, the federator's
+CronJob, stays within the 52 a CronJob name may have.
+*/}}
 {{- define "costfed.componentName" -}}
 {{- $root := index . 0 -}}
-{{- printf "%s-%s" (include "costfed.fullname" $root | trunc 50 | trimSuffix "-") (index . 1) -}}
+{{- printf "%s-%s" (include "costfed.fullname" $root | trunc 42 | trimSuffix "-") (index . 1) -}}
 {{- end -}}
 
 {{- define "costfed.serveServiceName" -}}
