@@ -27,10 +27,17 @@ const (
 )
 
 // Agent is agent.yaml: how one cluster's agent reads its metrics, which windows
-// it builds and where it writes them.
+// it builds and where it writes them. With Clusters set it is a central agent
+// (the Quick-Start architecture): one process builds the blocks of many
+// clusters that share one workspace, each exactly as ForCluster's per-cluster
+// config would.
 type Agent struct {
-	// ClusterID names this cluster's prefix federated/<cluster_id>/; required.
+	// ClusterID names this cluster's prefix federated/<cluster_id>/; required
+	// unless Clusters is set, and empty when it is.
 	ClusterID string `yaml:"cluster_id"`
+	// Clusters, when set, makes this a central agent for the clusters it
+	// lists or discovers; nil is a per-cluster agent for ClusterID.
+	Clusters *Clusters `yaml:"clusters,omitempty"`
 	// Store is the path of federated-store.yaml; "" uses DefaultStore.
 	Store string `yaml:"store"`
 	// ProducerInstance is recorded in each block's metadata; "" lets the
@@ -47,6 +54,32 @@ type Agent struct {
 	Prices        Prices   `yaml:"prices"`
 
 	src *source
+}
+
+// Clusters is the central agent's set of clusters: exactly one of IDs and
+// Discover.
+type Clusters struct {
+	// IDs lists the clusters to build, each a valid cluster id.
+	IDs []string `yaml:"ids,omitempty"`
+	// Discover finds the cluster ids present in the workspace through
+	// prometheus.cluster_label, once per schedule tick.
+	Discover bool `yaml:"discover,omitempty"`
+}
+
+// Central reports whether a is a central agent (clusters: is set).
+func (a Agent) Central() bool { return a.Clusters != nil }
+
+// ForCluster returns the per-cluster config a central agent builds cluster id
+// with: a's settings with cluster_id set to id, clusters unset and
+// prometheus.cluster_filter on, so that every selector is restricted to
+// cluster_label="<id>". Blocks built from it are those a per-cluster agent
+// with that config would build.
+func (a Agent) ForCluster(id string) Agent {
+	out := a
+	out.ClusterID = id
+	out.Clusters = nil
+	out.Prometheus.ClusterFilter = true
+	return out
 }
 
 // Prometheus is where and how the agent queries metrics.
@@ -238,6 +271,10 @@ func parseAgent(data []byte, filename string, lookupEnv func(string) (string, bo
 	}
 	a.src = src
 	a.Prometheus.Auth.Type = a.Prometheus.AuthType()
+	if _, set := src.lines["prometheus.cluster_filter"]; a.Clusters != nil && !set {
+		// a central agent always filters by cluster; show it in the effective config
+		a.Prometheus.ClusterFilter = true
+	}
 	if a.Prometheus.Auth.Type == AuthSigV4 {
 		a.Prometheus.Auth.SigV4.Region = a.Prometheus.SigV4Region()
 	}
@@ -347,8 +384,12 @@ func (a Agent) Redacted() ([]byte, error) { return marshalRedacted(a) }
 // when the config came from a file).
 func (a Agent) Validate() error {
 	p := &problems{src: a.src}
-	if err := ValidateClusterID(a.ClusterID); err != nil {
-		p.add("cluster_id", err)
+	if a.Clusters == nil {
+		if err := ValidateClusterID(a.ClusterID); err != nil {
+			p.add("cluster_id", err)
+		}
+	} else {
+		a.validateCentral(p)
 	}
 	if len(a.ProducerInstance) > 253 || strings.IndexFunc(a.ProducerInstance, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 {
 		p.addf("producer_instance", "must be at most 253 printable characters without spaces")
@@ -364,6 +405,37 @@ func (a Agent) Validate() error {
 	validateListen(p, "listen_address", a.ListenAddress)
 	a.Prices.validate(p, "prices")
 	return p.err()
+}
+
+// validateCentral checks a central agent's clusters: section and what it
+// excludes.
+func (a Agent) validateCentral(p *problems) {
+	c := a.Clusters
+	if a.ClusterID != "" {
+		p.addf("cluster_id", "must be empty when clusters is set: a central agent builds every cluster in clusters.ids or found by clusters.discover (remove cluster_id, or remove clusters for a per-cluster agent)")
+	}
+	switch {
+	case len(c.IDs) > 0 && c.Discover:
+		p.addf("clusters", "set ids or discover: true, not both")
+	case len(c.IDs) == 0 && !c.Discover:
+		p.addf("clusters", "set ids (a list of cluster ids) or discover: true (find them through prometheus.cluster_label)")
+	}
+	seen := make(map[string]int, len(c.IDs))
+	for i, id := range c.IDs {
+		field := indexPath("clusters.ids", i)
+		if err := ValidateClusterID(id); err != nil {
+			p.add(field, err)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			p.addf(field, "%q is listed twice (also clusters.ids[%d])", id, j)
+			continue
+		}
+		seen[id] = i
+	}
+	if !a.Prometheus.ClusterFilter {
+		p.addf("prometheus.cluster_filter", "must be true (or unset) when clusters is set: a central agent reads each cluster's series through cluster_label")
+	}
 }
 
 // Offline reports whether the source is a local TSDB directory (tsdb_path)

@@ -377,3 +377,54 @@ func TestSecretType(t *testing.T) {
 	require.NoError(t, json.Unmarshal(js, &back))
 	require.Equal(t, map[string]string{"k": redactedText}, back)
 }
+
+func TestLoadAgentCentral(t *testing.T) {
+	a, err := LoadAgent("testdata/agent-central-discover.good.yml", nil)
+	require.NoError(t, err)
+	require.True(t, a.Central())
+	require.Equal(t, &Clusters{Discover: true}, a.Clusters)
+	require.Empty(t, a.ClusterID)
+	require.True(t, a.Prometheus.ClusterFilter, "implied by clusters:")
+	require.Equal(t, "cluster", a.Prometheus.ClusterLabel)
+	red, err := a.Redacted()
+	require.NoError(t, err)
+	require.Contains(t, string(red), "clusters:\n  discover: true\n")
+	require.Contains(t, string(red), "cluster_filter: true")
+
+	// each cluster is built from the per-cluster config a filtered agent would have
+	one := a.ForCluster("prod-eu-1")
+	require.False(t, one.Central())
+	require.Equal(t, "prod-eu-1", one.ClusterID)
+	require.True(t, one.Prometheus.ClusterFilter)
+	require.NoError(t, one.Validate())
+	require.True(t, a.Central(), "ForCluster leaves its receiver alone")
+
+	ids, err := LoadAgent("testdata/agent-central-ids.good.yml", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"prod-eu-1", "prod-us-1"}, ids.Clusters.IDs)
+
+	// a single-cluster config has no clusters: and prints none
+	single, err := LoadAgent("testdata/agent-minimal.good.yml", nil)
+	require.NoError(t, err)
+	require.False(t, single.Central())
+	red, err = single.Redacted()
+	require.NoError(t, err)
+	require.NotContains(t, string(red), "clusters")
+
+	// built in code: the filter must be on, as parsing sets it
+	code := DefaultAgent()
+	code.Prometheus.URL = "http://x:9090"
+	code.Clusters = &Clusters{IDs: []string{"a"}}
+	require.Equal(t, []string{"prometheus.cluster_filter: must be true (or unset) when clusters is set: a central agent reads each cluster's series through cluster_label"},
+		errorStrings(Problems(code.Validate())))
+	code.Prometheus.ClusterFilter = true
+	require.NoError(t, code.Validate())
+
+	// clusters: with no value keeps the default (none): cluster_id is then required
+	empty, err := ParseAgent([]byte("clusters:\nprometheus: {url: http://x:9090}\n"), "a.yaml", nil)
+	require.NoError(t, err)
+	require.False(t, empty.Central())
+	require.Equal(t, []string{"a.yaml: cluster_id: required (a unique id per cluster, e.g. prod-eu-1)"}, errorStrings(Problems(empty.Validate())))
+	_, err = ParseAgent([]byte("clusters: {ids: [a], alow: [b]}\nprometheus: {url: http://x:9090}\n"), "a.yaml", nil)
+	require.ErrorContains(t, err, `unknown field "alow" in clusters`)
+}

@@ -117,6 +117,14 @@ var badConfigs = []struct {
 		`agent-tsdb-http-options.bad.yml:5: prometheus.tls: only applies to url`,
 		`agent-tsdb-http-options.bad.yml:7: prometheus.auth: only applies to url`,
 	}},
+	{"agent-central.bad.yml", []string{
+		`agent-central.bad.yml:1: cluster_id: must be empty when clusters is set`,
+		`agent-central.bad.yml:2: clusters: set ids or discover: true, not both`,
+		`agent-central.bad.yml:5: clusters.ids[1]: "combined" is reserved`,
+		`agent-central.bad.yml:6: clusters.ids[2]: "prod-eu-1" is listed twice (also clusters.ids[0])`,
+		`agent-central.bad.yml:10: prometheus.cluster_filter: must be true (or unset) when clusters is set`,
+	}},
+	{"agent-central-empty.bad.yml", []string{`agent-central-empty.bad.yml:1: clusters: set ids (a list of cluster ids) or discover: true`}},
 	{"empty.bad.yml", []string{`empty.bad.yml: config is empty`}},
 	{"syntax.bad.yml", []string{`syntax.bad.yml:4: invalid YAML: mapping values are not allowed`}},
 	{"list.bad.yml", []string{`list.bad.yml:1: top level must be a mapping of keys to values, not a list`}},
@@ -302,6 +310,11 @@ func TestDetectKind(t *testing.T) {
 	require.Equal(t, KindStore, DetectKind([]byte("type: S3\n")))
 	require.Equal(t, KindStore, DetectKind([]byte("config: {}\n")))
 	require.Equal(t, KindAgent, DetectKind([]byte("# x\ncluster_id: a\n")))
+	// a central agent has no cluster_id; its clusters: differs from the federator's
+	require.Equal(t, KindAgent, DetectKind([]byte("clusters: {discover: true}\n")))
+	require.Equal(t, KindAgent, DetectKind([]byte("clusters:\n  ids: [a]\n")))
+	require.Equal(t, KindAgent, DetectKind([]byte("prometheus: {url: http://x}\n")))
+	require.Equal(t, KindFederator, DetectKind([]byte("clusters: {allow: [a], deny: [b]}\n")))
 	require.Equal(t, KindFederator, DetectKind([]byte("schedule: '@hourly'\n")))
 	require.Equal(t, KindFederator, DetectKind([]byte("[")))
 	require.Equal(t, KindFederator, DetectKind(nil))

@@ -4,8 +4,10 @@
 //   - federated-store.yaml (Store): the thanos-io/objstore bucket config, accepted
 //     exactly as Thanos and Kubecost users already write it (type, config, prefix;
 //     S3, GCS, AZURE, FILESYSTEM);
-//   - agent.yaml (Agent): one cluster's id, its Prometheus endpoint and auth,
-//     resolutions and retention, schedule and fallback prices;
+//   - agent.yaml (Agent): one cluster's id (or, for a central agent, the
+//     clusters: it lists or discovers in a shared workspace), its Prometheus
+//     endpoint and auth, resolutions and retention, schedule and fallback
+//     prices;
 //   - federator.yaml (Federator): the merge schedule, cluster selection, retention
 //     of the combined store and the query server of `costfed serve`.
 //

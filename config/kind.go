@@ -18,8 +18,11 @@ const (
 )
 
 // DetectKind guesses which config data is from its top-level keys: "type" or
-// "config" means a store, "cluster_id" an agent, anything else a federator (whose keys are all
-// optional). Unparsable data is guessed from the lines that look like
+// "config" means a store; "cluster_id", a key only agent.yaml has
+// ("prometheus", "resolutions", "settle_delay", "prices",
+// "producer_instance") or a clusters: mapping with "ids" or "discover" (a
+// central agent; the federator's clusters: has allow and deny) an agent;
+// anything else a federator (whose keys are all optional). Unparsable data is guessed from the lines that look like
 // top-level keys, so that the syntax error is reported for the right kind.
 func DetectKind(data []byte) Kind {
 	var doc yaml.Node
@@ -32,7 +35,15 @@ func DetectKind(data []byte) Kind {
 	}
 	keys := make([]string, 0, len(root.Content)/2)
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		keys = append(keys, root.Content[i].Value)
+		k, v := root.Content[i].Value, root.Content[i+1]
+		if k == "clusters" && v.Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if sub := v.Content[j].Value; sub == "ids" || sub == "discover" {
+					k = "clusters.agent" // a central agent's clusters:
+				}
+			}
+		}
+		keys = append(keys, k)
 	}
 	return kindOfKeys(keys)
 }
@@ -42,7 +53,7 @@ func kindOfKeys(keys []string) Kind {
 		switch k {
 		case "type", "config":
 			return KindStore
-		case "cluster_id":
+		case "cluster_id", "clusters.agent", "prometheus", "resolutions", "settle_delay", "prices", "producer_instance":
 			return KindAgent
 		}
 	}

@@ -331,6 +331,7 @@ func (a *Agent) tickResolution(ctx context.Context, now, oldest time.Time, p Pol
 	// Coverage after the builds.
 	if ix, err = a.Builder.Store.ReadIndex(ctx, a.Builder.Cluster, p.Resolution); err == nil {
 		describeCoverage(&rs, ix, now, oldest, p)
+		a.Builder.Metrics.setCoverage(rs)
 	}
 	return rs, cmp.Or(reason, FailOther), buildErr
 }

@@ -1,7 +1,10 @@
 // Package etl is the agent's pipeline: which windows are due (Plan, a pure
 // function of the clock, retention, the settle delay, the source's oldest
 // sample and the committed index), building them (prom → allocation → store),
-// scheduling, backfill and rebuild.
+// scheduling, backfill and rebuild. An Agent builds one cluster; a Fleet is
+// a central agent (the Quick-Start architecture) that discovers the clusters
+// of a shared source once per tick (DiscoverClusters) and runs an Agent for
+// each, as a per-cluster agent of it would.
 //
 // # Caveats
 //

@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,47 +13,94 @@ import (
 	"github.com/costfed/costfed/store"
 )
 
-// Metrics are the agent's Prometheus metrics. A nil *Metrics records nothing.
+// Metrics are the agent's Prometheus metrics, of one cluster. A nil
+// *Metrics records nothing. A per-cluster agent's metrics (NewMetrics) have
+// no cluster label; a central agent's (FleetMetrics.ForCluster) carry
+// cluster="<id>" on every one, under the same names.
 type Metrics struct {
 	built       *prometheus.CounterVec
 	failed      *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
+	duration    prometheus.ObserverVec
 	queries     prometheus.Counter
 	samples     prometheus.Counter
 	lastSuccess *prometheus.GaugeVec
 	sourceUp    prometheus.Gauge
 	ticksFailed *prometheus.CounterVec
+	windows     *prometheus.GaugeVec
 }
 
-// NewMetrics registers the agent's metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// agentVecs are the agent's metric families, with the extra labels a
+// central agent adds in front of their own.
+type agentVecs struct {
+	built       *prometheus.CounterVec
+	failed      *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	queries     *prometheus.CounterVec
+	samples     *prometheus.CounterVec
+	lastSuccess *prometheus.GaugeVec
+	sourceUp    *prometheus.GaugeVec
+	ticksFailed *prometheus.CounterVec
+	windows     *prometheus.GaugeVec
+}
+
+// Coverage states: the state label of costfed_agent_windows.
+const (
+	WindowsComplete = "complete"
+	WindowsOpen     = "open"
+	WindowsMissing  = "missing"
+)
+
+func newAgentVecs(reg prometheus.Registerer, extra ...string) agentVecs {
 	f := promauto.With(reg)
-	m := &Metrics{
+	l := func(names ...string) []string { return append(slices.Clone(extra), names...) }
+	return agentVecs{
 		built: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "costfed_agent_blocks_built_total", Help: "Blocks built and committed, by resolution.",
-		}, []string{"resolution"}),
+		}, l("resolution")),
 		failed: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "costfed_agent_build_errors_total", Help: "Window builds that failed, by resolution and kind (query, commit, refused_empty, canceled).",
-		}, []string{"resolution", "kind"}),
+		}, l("resolution", "kind")),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "costfed_agent_build_duration_seconds", Help: "Time to compute and commit one window.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
-		}, []string{"resolution"}),
-		queries: f.NewCounter(prometheus.CounterOpts{
+		}, l("resolution")),
+		queries: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "costfed_agent_queries_total", Help: "PromQL queries issued for window builds.",
-		}),
-		samples: f.NewCounter(prometheus.CounterOpts{
+		}, l()),
+		samples: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "costfed_agent_samples_processed_total", Help: "Samples the source reported processing (AMP bills by it).",
-		}),
+		}, l()),
 		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "costfed_agent_last_successful_build_timestamp_seconds", Help: "Unix time of the last committed build, by resolution.",
-		}, []string{"resolution"}),
-		sourceUp: f.NewGauge(prometheus.GaugeOpts{
+		}, l("resolution")),
+		sourceUp: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "costfed_agent_source_up", Help: "1 when the last tick reached the Prometheus source, 0 while it is unreachable (or before the first tick).",
-		}),
+		}, l()),
 		ticksFailed: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "costfed_agent_ticks_failed_total", Help: "Agent ticks that failed, by reason (" + strings.Join(TickFailureReasons(), ", ") + ").",
-		}, []string{"reason"}),
+		}, l("reason")),
+		windows: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "costfed_agent_windows", Help: "Windows inside retention after the last tick that reached the source, by resolution and state (complete, open, missing).",
+		}, l("resolution", "state")),
+	}
+}
+
+// bind returns the metrics of the series with the extra labels set to values.
+func (v agentVecs) bind(values ...string) *Metrics {
+	var curry prometheus.Labels
+	if len(values) > 0 {
+		curry = prometheus.Labels{"cluster": values[0]}
+	}
+	m := &Metrics{
+		built:       v.built.MustCurryWith(curry),
+		failed:      v.failed.MustCurryWith(curry),
+		duration:    v.duration.MustCurryWith(curry),
+		queries:     v.queries.WithLabelValues(values...),
+		samples:     v.samples.WithLabelValues(values...),
+		lastSuccess: v.lastSuccess.MustCurryWith(curry),
+		sourceUp:    v.sourceUp.WithLabelValues(values...),
+		ticksFailed: v.ticksFailed.MustCurryWith(curry),
+		windows:     v.windows.MustCurryWith(curry),
 	}
 	for _, r := range TickFailureReasons() {
 		m.ticksFailed.WithLabelValues(r)
@@ -65,6 +113,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	return m
+}
+
+// NewMetrics registers a per-cluster agent's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return newAgentVecs(reg).bind()
 }
 
 // observe records one build result; now is the builder's clock.
@@ -96,6 +149,17 @@ func (m *Metrics) tickFailed(reason string) {
 		return
 	}
 	m.ticksFailed.WithLabelValues(reason).Inc()
+}
+
+// setCoverage sets costfed_agent_windows of one resolution.
+func (m *Metrics) setCoverage(rs ResolutionStatus) {
+	if m == nil {
+		return
+	}
+	res := string(rs.Resolution)
+	m.windows.WithLabelValues(res, WindowsComplete).Set(float64(rs.Complete))
+	m.windows.WithLabelValues(res, WindowsOpen).Set(float64(rs.Open))
+	m.windows.WithLabelValues(res, WindowsMissing).Set(float64(len(rs.Missing)))
 }
 
 // setSourceUp sets costfed_agent_source_up.

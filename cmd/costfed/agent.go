@@ -17,24 +17,41 @@ import (
 
 	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/etl"
+	"github.com/costfed/costfed/prom"
 	"github.com/costfed/costfed/store"
 )
 
 // agentSetup is what agent, backfill and rebuild share: config, logger,
-// store, source and builder.
+// store, source and, per cluster, builders.
 type agentSetup struct {
-	cfg      config.Agent
-	logger   *slog.Logger
-	reg      *prometheus.Registry
-	st       *store.Store
-	src      promSource
+	cfg    config.Agent
+	logger *slog.Logger
+	reg    *prometheus.Registry
+	st     *store.Store
+	// src is the opened source. A per-cluster agent's filters by its
+	// cluster (cluster_filter); a central agent's is unfiltered and shared
+	// by every cluster through shared.
+	src promSource
+	// shared is what a central agent's clusters and discovery query: src
+	// under one concurrency bound (prometheus.concurrency) for all of
+	// them. It is src for a per-cluster agent.
+	shared   prom.Source
+	probe    *rangeProbe
+	instance string
+	// concurrency is the windows one cluster builds at once.
+	concurrency int
+	offline     bool // backfill and rebuild: the source is probed at once
+	now         func() time.Time
+	metrics     *etl.Metrics      // per-cluster agent
+	fleet       *etl.FleetMetrics // central agent
+	// builder and prepare are a per-cluster agent's; prepare is its first
+	// contact with the source (the range semantics probe), which the agent
+	// command runs on its ticks; nil for backfill and rebuild, which probe in
+	// setupAgent.
 	builder  *etl.Builder
+	prepare  func(ctx context.Context) error
 	policies []etl.Policy
-	// prepare is the agent's first contact with the source (the range
-	// semantics probe), which the agent command runs on its ticks; nil for
-	// backfill and rebuild, which probe in setupAgent.
-	prepare func(ctx context.Context) error
-	close   func()
+	close    func()
 }
 
 // setupAgent loads the config and opens the store and source. The agent
@@ -62,7 +79,12 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	if err != nil {
 		return nil, err
 	}
-	src, err := openPromSource(ctx, cfg, logger, reg)
+	srcCfg := cfg
+	if cfg.Central() {
+		// One unfiltered source for all clusters; each filters its own view.
+		srcCfg.Prometheus.ClusterFilter = false
+	}
+	src, err := openPromSource(ctx, srcCfg, logger, reg)
 	if err != nil {
 		_ = bkt.Close()
 		return nil, err
@@ -71,28 +93,32 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	if instance == "" {
 		instance = hostname()
 	}
-	var comp etl.Computer
-	var prepare func(context.Context) error
+	s := &agentSetup{
+		cfg: cfg, logger: logger, reg: reg, st: store.New(bkt, store.Options{Logger: logger}), src: src, shared: src,
+		instance: instance, concurrency: concurrency, offline: offlineOK, now: e.now,
+		close: func() { src.close(); _ = bkt.Close() },
+	}
+	if cfg.Central() {
+		s.shared = prom.Limited(src, cfg.Prometheus.Concurrency)
+		s.fleet = etl.NewFleetMetrics(reg)
+	} else {
+		s.metrics = etl.NewMetrics(reg)
+	}
+	s.probe = &rangeProbe{src: s.shared}
 	if offlineOK {
-		if comp, err = newComputer(ctx, src, cfg); err != nil {
-			src.close()
-			_ = bkt.Close()
+		if _, err := s.probe.get(ctx); err != nil {
+			s.close()
 			return nil, fmt.Errorf("probe the source: %w", err)
 		}
-	} else {
-		pc := &probingComputer{src: src, cfg: cfg}
-		comp, prepare = pc, pc.prepare
 	}
-	st := store.New(bkt, store.Options{Logger: logger})
-	s := &agentSetup{
-		cfg: cfg, logger: logger, reg: reg, st: st, src: src,
-		builder: &etl.Builder{
-			Cluster: cfg.ClusterID, ProducerVersion: version, ProducerInstance: instance,
-			Store: st, Computer: comp, Concurrency: concurrency,
-			Logger: logger, Metrics: etl.NewMetrics(reg),
-		},
-		prepare: prepare,
-		close:   func() { src.close(); _ = bkt.Close() },
+	if !cfg.Central() {
+		if s.builder, _, err = s.clusterBuilder(cfg.ClusterID); err != nil {
+			s.close()
+			return nil, err
+		}
+		if !offlineOK {
+			s.prepare = s.probe.prepare
+		}
 	}
 	for _, r := range cfg.Resolutions {
 		res, err := resolutionOf(time.Duration(r.Resolution))
@@ -103,6 +129,30 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 		s.policies = append(s.policies, etl.Policy{Resolution: res, Retention: time.Duration(r.Retention)})
 	}
 	return s, nil
+}
+
+// clusterBuilder returns the builder of cluster id and the source it
+// queries. A per-cluster agent's is its own. A central agent's is the one
+// a per-cluster agent of id with the same config, cluster_id: id and
+// cluster_filter: true would have (config.Agent.ForCluster), reading the
+// shared source through id's filter: the same queries, so the same blocks.
+func (s *agentSetup) clusterBuilder(id string) (*etl.Builder, prom.Source, error) {
+	cfg, src, metrics := s.cfg, s.shared, s.metrics
+	if s.cfg.Central() {
+		f, err := prom.NewClusterFilter(s.cfg.Prometheus.ClusterLabel, id)
+		if err != nil {
+			return nil, nil, usagef("prometheus.cluster_label: %v", err)
+		}
+		cfg = s.cfg.ForCluster(id)
+		src = prom.Filtered(s.shared, f)
+		metrics = s.fleet.ForCluster(id)
+	}
+	var comp etl.Computer = &probingComputer{probe: s.probe, src: src, cfg: cfg}
+	return &etl.Builder{
+		Cluster: id, ProducerVersion: version, ProducerInstance: s.instance,
+		Store: s.st, Computer: comp, Concurrency: s.concurrency, Now: s.now,
+		Logger: s.logger, Metrics: metrics,
+	}, src, nil
 }
 
 func resolutionOf(d time.Duration) (store.Resolution, error) {
@@ -130,16 +180,15 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.close()
-	agent := &etl.Agent{
-		Builder: s.builder, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now, PlanAssets: true,
-		Prepare: s.prepare,
-		Oldest: func(ctx context.Context) (time.Time, error) {
-			return etl.OldestSample(ctx, s.src, time.Now(), maxRetention(s.policies))
-		},
+	var agent ticker
+	if s.cfg.Central() {
+		agent = s.newFleet()
+	} else {
+		agent = &singleAgent{s.newAgent(s.builder, s.src)}
 	}
 	// The ops endpoints are up before any source call: the agent outlives a
 	// source that is down, and says so on /readyz, /status and /metrics.
-	ops, err := startHTTP(s.logger, s.cfg.ListenAddress, opsServer(s.reg, func() any { return agent.Status() }, agent.Ready))
+	ops, err := startHTTP(s.logger, s.cfg.ListenAddress, opsServer(s.reg, agent.status, agent.Ready))
 	if err != nil {
 		return err
 	}
@@ -171,13 +220,18 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	if _, err := c.AddFunc(s.cfg.Schedule, fire); err != nil {
 		return usagef("schedule %q: %v", s.cfg.Schedule, err)
 	}
-	s.logger.Info("agent started", "cluster", s.cfg.ClusterID, "schedule", s.cfg.Schedule, "listen_address", s.cfg.ListenAddress)
+	if s.cfg.Central() {
+		s.logger.Info("central agent started", "clusters", s.cfg.Clusters.IDs, "discover", s.cfg.Clusters.Discover,
+			"cluster_label", s.cfg.Prometheus.ClusterLabel, "schedule", s.cfg.Schedule, "listen_address", s.cfg.ListenAddress)
+	} else {
+		s.logger.Info("agent started", "cluster", s.cfg.ClusterID, "schedule", s.cfg.Schedule, "listen_address", s.cfg.ListenAddress)
+	}
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
 		tickLoop(ctx, s.logger, trigger, func() {
 			if err := agent.Tick(buildCtx); err != nil {
-				s.logger.Warn("tick finished with errors", "reason", agent.Status().LastErrorReason, "err", err)
+				s.logger.Warn("tick finished with errors", "reason", agent.lastErrorReason(), "err", err)
 			}
 		}, agent.RetryDelay)
 	}()
@@ -188,6 +242,58 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	<-c.Stop().Done()
 	<-loopDone
 	return nil
+}
+
+// ticker is what the agent command runs: one cluster's etl.Agent or a
+// central agent's etl.Fleet.
+type ticker interface {
+	Tick(ctx context.Context) error
+	Ready() (bool, string)
+	RetryDelay() (time.Duration, bool)
+	status() any
+	lastErrorReason() string
+}
+
+type singleAgent struct{ *etl.Agent }
+
+func (a *singleAgent) status() any             { return a.Status() }
+func (a *singleAgent) lastErrorReason() string { return a.Status().LastErrorReason }
+
+type fleetAgent struct{ *etl.Fleet }
+
+func (f *fleetAgent) status() any             { return f.Status() }
+func (f *fleetAgent) lastErrorReason() string { return f.Status().LastErrorReason }
+
+// newAgent is the agent of one cluster, built by b from src.
+func (s *agentSetup) newAgent(b *etl.Builder, src prom.Source) *etl.Agent {
+	return &etl.Agent{
+		Builder: b, Policies: s.policies, SettleDelay: time.Duration(s.cfg.SettleDelay), Now: time.Now, PlanAssets: true,
+		Prepare: s.prepare,
+		Oldest: func(ctx context.Context) (time.Time, error) {
+			return etl.OldestSample(ctx, src, time.Now(), maxRetention(s.policies))
+		},
+	}
+}
+
+// newFleet is a central agent: every cluster's agent is the one a
+// per-cluster agent of it would run (clusterBuilder), without its own
+// Prepare (the fleet probes the shared source once). Up to
+// prometheus.concurrency clusters tick at once; their queries share that
+// one bound.
+func (s *agentSetup) newFleet() *fleetAgent {
+	return &fleetAgent{&etl.Fleet{
+		Source: s.shared, ClusterLabel: s.cfg.Prometheus.ClusterLabel,
+		IDs: s.cfg.Clusters.IDs, Discover: s.cfg.Clusters.Discover,
+		Prepare: s.probe.prepare, Concurrency: s.cfg.Prometheus.Concurrency,
+		Now: time.Now, Logger: s.logger, Metrics: s.fleet,
+		NewAgent: func(id string) (*etl.Agent, error) {
+			b, src, err := s.clusterBuilder(id)
+			if err != nil {
+				return nil, err
+			}
+			return s.newAgent(b, src), nil
+		},
+	}}
 }
 
 // tickLoop runs tick on each trigger until ctx is done; after a tick, when
@@ -354,16 +460,6 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 		}
 		fmt.Fprintf(e.stdout, "offline source %s: building as of %s (its newest sample, plus the 5m lookback)\n", s.cfg.Prometheus.TSDBPath, now.Format(time.RFC3339))
 	}
-	// The source's floor inside the range: windows ending before it are
-	// skipped, never written empty.
-	end := to
-	if end.After(now) {
-		end = now
-	}
-	oldest, err := etl.OldestSample(ctx, s.src, end, end.Sub(from)+time.Hour)
-	if err != nil {
-		return err
-	}
 	opts := etl.BuildOptions{SkipAssets: !withAssets}
 	if dryRun != nil {
 		opts.DryRun, opts.Force, opts.FromSource = *dryRun, *force, *fromSource
@@ -371,42 +467,133 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	// Hourly first: a day can then be summed from the hours just built.
 	slices.SortStableFunc(policies, func(a, b etl.Policy) int { return cmp.Compare(a.Resolution.Duration(), b.Resolution.Duration()) })
 	sum := &rangeSummary{started: started}
-	var errs []error
-	for _, p := range policies {
-		ix, err := s.st.ReadIndex(ctx, s.cfg.ClusterID, p.Resolution)
+	r := rangeRun{mode: mode, from: from, to: to, now: now, settle: settle, policies: policies, opts: opts, sum: sum,
+		withAllocs: withAllocs, withAssets: withAssets}
+	if !s.cfg.Central() {
+		failed, err := r.cluster(ctx, e, s.builder, s.src)
 		if err != nil {
 			return err
 		}
-		in := etl.PlanInput{Mode: mode, Now: now, Policy: p, SettleDelay: settle,
-			OldestSample: oldest, From: from, To: to, Committed: ix, OnlyAssets: !withAllocs}
-		if withAssets {
-			aix, err := s.st.ReadAssetIndex(ctx, s.cfg.ClusterID, p.Resolution)
+		sum.print(e, name, opts.DryRun)
+		if failed {
+			return fmt.Errorf("%d window(s) failed; rerun to retry them (finished windows are committed)", sum.failed)
+		}
+		return nil
+	}
+	ids, err := s.rangeClusters(ctx, e, from, to, now)
+	if err != nil {
+		return err
+	}
+	// A central agent's range runs each cluster as its own agent would; a
+	// cluster that fails does not stop the others.
+	var failedClusters []string
+	for _, id := range ids {
+		b, src, err := s.clusterBuilder(id)
+		if err != nil {
+			return err
+		}
+		sum.prefix = id + " "
+		failed, err := r.cluster(ctx, e, b, src)
+		if err != nil {
+			fmt.Fprintf(e.stdout, "%sFAILED: %v\n", sum.prefix, err)
+		}
+		if failed || err != nil {
+			failedClusters = append(failedClusters, id)
+		}
+	}
+	sum.prefix = ""
+	sum.print(e, name, opts.DryRun)
+	if len(failedClusters) > 0 {
+		return fmt.Errorf("%d window(s) failed, in cluster(s) %s; rerun to retry them (finished windows are committed)", sum.failed, strings.Join(failedClusters, ", "))
+	}
+	return nil
+}
+
+// rangeClusters are the clusters a central agent's range run covers: the
+// listed ones, or those discovered in the source over the range (up to now).
+func (s *agentSetup) rangeClusters(ctx context.Context, e *env, from, to, now time.Time) ([]string, error) {
+	if !s.cfg.Clusters.Discover {
+		fmt.Fprintf(e.stdout, "clusters: %s\n", strings.Join(s.cfg.Clusters.IDs, ", "))
+		return s.cfg.Clusters.IDs, nil
+	}
+	end := to
+	if end.After(now) {
+		end = now
+	}
+	found, err := etl.DiscoverClusters(ctx, s.shared, s.cfg.Prometheus.ClusterLabel, from, end, time.Duration(s.cfg.Prometheus.MaxQueryRange))
+	if err != nil {
+		return nil, err
+	}
+	if len(found.Invalid) > 0 {
+		fmt.Fprintf(e.stdout, "skipped %s values that are not valid cluster ids: %s\n", s.cfg.Prometheus.ClusterLabel, strings.Join(found.Invalid, ", "))
+	}
+	if len(found.IDs) == 0 {
+		return nil, fmt.Errorf("discover clusters: no series of kube_pod_container_status_running with a %s label from %s to %s",
+			s.cfg.Prometheus.ClusterLabel, from.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	fmt.Fprintf(e.stdout, "clusters (discovered through %s): %s\n", s.cfg.Prometheus.ClusterLabel, strings.Join(found.IDs, ", "))
+	return found.IDs, nil
+}
+
+// rangeRun is one backfill or rebuild over a range, run cluster by cluster.
+type rangeRun struct {
+	mode          etl.Mode
+	from, to, now time.Time
+	settle        time.Duration
+	policies      []etl.Policy
+	opts          etl.BuildOptions
+	sum           *rangeSummary
+	// The pipelines built (--pipeline).
+	withAllocs, withAssets bool
+}
+
+// cluster plans and builds the range of the cluster b builds from src;
+// failed reports windows that failed to build, err a cluster that could not
+// be planned.
+func (r rangeRun) cluster(ctx context.Context, e *env, b *etl.Builder, src prom.Source) (failed bool, err error) {
+	// The source's floor inside the range: windows ending before it are
+	// skipped, never written empty.
+	end := r.to
+	if end.After(r.now) {
+		end = r.now
+	}
+	oldest, err := etl.OldestSample(ctx, src, end, end.Sub(r.from)+time.Hour)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range r.policies {
+		ix, err := b.Store.ReadIndex(ctx, b.Cluster, p.Resolution)
+		if err != nil {
+			return failed, err
+		}
+		in := etl.PlanInput{Mode: r.mode, Now: r.now, Policy: p, SettleDelay: r.settle,
+			OldestSample: oldest, From: r.from, To: r.to, Committed: ix, OnlyAssets: !r.withAllocs}
+		if r.withAssets {
+			aix, err := b.Store.ReadAssetIndex(ctx, b.Cluster, p.Resolution)
 			if err != nil {
-				return err
+				return failed, err
 			}
 			in.Assets = &aix
 		}
 		tasks, skips, err := etl.Plan(in)
 		if err != nil {
-			return usageError{err}
+			return failed, usageError{err}
 		}
 		for _, sk := range skips {
-			fmt.Fprintf(e.stdout, "%s %s skipped: %s (the source's oldest sample is %s)\n", p.Resolution, sk.Window, sk.Reason, oldest.Format(time.RFC3339))
+			fmt.Fprintf(e.stdout, "%s%s %s skipped: %s (the source's oldest sample is %s)\n", r.sum.prefix, p.Resolution, sk.Window, sk.Reason, oldest.Format(time.RFC3339))
 		}
-		sum.skipped += len(skips)
-		_, err = s.builder.Build(ctx, tasks, opts, func(r etl.Result) { sum.add(e, r, opts.DryRun) })
-		if err != nil {
-			errs = append(errs, err)
+		r.sum.skipped += len(skips)
+		if _, err := b.Build(ctx, tasks, r.opts, func(res etl.Result) { r.sum.add(e, res, r.opts.DryRun) }); err != nil {
+			failed = true
 		}
 	}
-	sum.print(e, name, opts.DryRun)
-	if len(errs) > 0 {
-		return fmt.Errorf("%d window(s) failed; rerun to retry them (finished windows are committed)", sum.failed)
-	}
-	return nil
+	return failed, nil
 }
 
 type rangeSummary struct {
+	// prefix starts every line of one cluster's windows ("<id> " for a
+	// central agent, "" for a per-cluster one).
+	prefix                 string
 	started                time.Time
 	built, failed, skipped int
 	// rows and cost per resolution: each resolution covers the same range, so
@@ -422,12 +609,12 @@ func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
 	s.samples += r.Computed.SamplesProcessed
 	if r.Err != nil {
 		s.failed++
-		fmt.Fprintf(e.stdout, "%s %s FAILED: %v\n", r.Task.Resolution, r.Task.Window, r.Err)
+		fmt.Fprintf(e.stdout, "%s%s %s FAILED: %v\n", s.prefix, r.Task.Resolution, r.Task.Window, r.Err)
 		return
 	}
 	s.built++
 	if r.Task.AssetsOnly {
-		fmt.Fprintf(e.stdout, "%s %s %-22s assets=%d cost=$%.2f %.1fs (asset block only)\n", r.Task.Resolution, r.Task.Window, r.Task.Reason, r.Rows, r.Cost, r.Duration.Seconds())
+		fmt.Fprintf(e.stdout, "%s%s %s %-22s assets=%d cost=$%.2f %.1fs (asset block only)\n", s.prefix, r.Task.Resolution, r.Task.Window, r.Task.Reason, r.Rows, r.Cost, r.Duration.Seconds())
 		return
 	}
 	if s.rows == nil {
@@ -443,7 +630,7 @@ func (s *rangeSummary) add(e *env, r etl.Result, dryRun bool) {
 		}
 		line = fmt.Sprintf("%s %s before: %s  after: rows=%d cost=$%.2f", r.Task.Resolution, r.Task.Window, before, r.Rows, r.Cost)
 	}
-	fmt.Fprintln(e.stdout, line)
+	fmt.Fprintln(e.stdout, s.prefix+line)
 }
 
 func (s *rangeSummary) print(e *env, name string, dryRun bool) {

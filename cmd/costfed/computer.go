@@ -11,19 +11,9 @@ import (
 	"github.com/costfed/costfed/prom"
 )
 
-// newComputer builds the agent's window computer from its config: the query
+// computerFor builds the agent's window computer from its config: the query
 // set's options (step, cluster label and filter, the store's range
-// semantics) and the fallback price table. It probes the source's range
-// semantics first: backfill and rebuild fail at once when the source is
-// unreachable.
-func newComputer(ctx context.Context, src prom.Source, cfg config.Agent) (etl.Computer, error) {
-	sem, err := prom.ProbeRangeSemantics(ctx, src)
-	if err != nil {
-		return nil, err
-	}
-	return computerFor(src, cfg, sem), nil
-}
-
+// semantics, probed by rangeProbe) and the fallback price table.
 func computerFor(src prom.Source, cfg config.Agent, sem prom.RangeSemantics) etl.Computer {
 	opts := allocation.QueryOptions{
 		Step:         time.Duration(cfg.Prometheus.QueryStep),
@@ -36,38 +26,60 @@ func computerFor(src prom.Source, cfg config.Agent, sem prom.RangeSemantics) etl
 	return etl.SourceComputer{Source: src, Options: opts, Prices: priceTable(cfg.Prices), Concurrency: cfg.Prometheus.Concurrency}
 }
 
+// rangeProbe probes the source's range semantics once, on first use, and
+// remembers the answer: every cluster of a central agent shares one.
+type rangeProbe struct {
+	src prom.Source
+
+	mu  sync.Mutex
+	sem prom.RangeSemantics
+	ok  bool
+}
+
+// get returns the source's range semantics, probing unless a probe already
+// succeeded.
+func (p *rangeProbe) get(ctx context.Context) (prom.RangeSemantics, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ok {
+		return p.sem, nil
+	}
+	sem, err := prom.ProbeRangeSemantics(ctx, p.src)
+	if err != nil {
+		return sem, err
+	}
+	p.sem, p.ok = sem, true
+	return sem, nil
+}
+
+// prepare is get for etl.Agent.Prepare and etl.Fleet.Prepare.
+func (p *rangeProbe) prepare(ctx context.Context) error {
+	_, err := p.get(ctx)
+	return err
+}
+
 // probingComputer is the long-running agent's computer: the range-semantics
 // probe runs on the first tick (etl.Agent.Prepare), not at start, so the
 // agent serves its ops endpoints and outlives a source that is down.
 type probingComputer struct {
-	src prom.Source
-	cfg config.Agent
+	probe *rangeProbe
+	src   prom.Source
+	cfg   config.Agent
 
 	mu   sync.Mutex
 	comp etl.Computer // nil until a probe succeeded
 }
 
-// prepare probes the source unless a probe already succeeded.
-func (p *probingComputer) prepare(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.comp != nil {
-		return nil
-	}
-	sem, err := prom.ProbeRangeSemantics(ctx, p.src)
-	if err != nil {
-		return err
-	}
-	p.comp = computerFor(p.src, p.cfg, sem)
-	return nil
-}
-
 // ComputeWindow implements etl.Computer, probing first if need be.
 func (p *probingComputer) ComputeWindow(ctx context.Context, w allocation.Window) (etl.Computed, error) {
-	if err := p.prepare(ctx); err != nil {
+	sem, err := p.probe.get(ctx)
+	if err != nil {
 		return etl.Computed{}, err
 	}
 	p.mu.Lock()
+	if p.comp == nil {
+		p.comp = computerFor(p.src, p.cfg, sem)
+	}
 	c := p.comp
 	p.mu.Unlock()
 	return c.ComputeWindow(ctx, w)

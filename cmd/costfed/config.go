@@ -19,8 +19,9 @@ the environment, validation of every field. On success prints the effective conf
 line per problem (file:line: field: message) and exits 2.
 
 The kind is detected from the top-level keys when --kind is absent: "type" or
-"config" means federated-store.yaml, "cluster_id" agent.yaml, anything else
-federator.yaml. An agent or federator config's store: file is checked too.
+"config" means federated-store.yaml; "cluster_id", "prometheus" (or another key
+only agent.yaml has) or a central agent's "clusters: {ids|discover}" agent.yaml;
+anything else federator.yaml. An agent or federator config's store: file is checked too.
 Flags go before FILE. An environment variable set to "" counts as unset.
 
 Run 'costfed config check --help' for the flags.
@@ -65,7 +66,7 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 	default:
 		return usagef("--kind must be store, agent or federator, got %q", *kind)
 	}
-	out, err := checkConfig(k, path, lookupEnvFrom(e))
+	out, err := config.Check(k, path, lookupEnvFrom(e))
 	if err != nil {
 		problems := config.Problems(err)
 		for _, p := range problems {
@@ -76,44 +77,6 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "# effective %s config of %s (defaults applied, secrets redacted)\n", k, path)
 	_, err = e.stdout.Write(out)
 	return err
-}
-
-// checkConfig loads and validates path as kind, with the store file an agent or
-// federator config names, checks that the credential and TLS files it names
-// exist, and returns the redacted effective config.
-func checkConfig(kind config.Kind, path string, lookup func(string) (string, bool)) ([]byte, error) {
-	switch kind {
-	case config.KindStore:
-		s, err := config.LoadStore(path, lookup)
-		if err != nil {
-			return nil, err
-		}
-		return s.Redacted()
-	case config.KindAgent:
-		a, err := config.LoadAgent(path, lookup)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.CheckFiles(); err != nil {
-			return nil, err
-		}
-		if _, err := config.LoadStoreOrDefault(a.Store, lookup); err != nil {
-			return nil, err
-		}
-		return a.Redacted()
-	default:
-		f, err := config.LoadFederator(path, lookup)
-		if err != nil {
-			return nil, err
-		}
-		if err := f.CheckFiles(); err != nil {
-			return nil, err
-		}
-		if _, err := config.LoadStoreOrDefault(f.Store, lookup); err != nil {
-			return nil, err
-		}
-		return f.Redacted()
-	}
 }
 
 // lookupEnvFrom returns the config packages' view of the environment.

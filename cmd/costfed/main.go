@@ -28,6 +28,9 @@ type env struct {
 	// lookupEnv reads the process environment (os.LookupEnv in main); nil
 	// means an empty environment.
 	lookupEnv func(string) (string, bool)
+	// now is the clock blocks record as their build time; nil means
+	// time.Now. Tests fix it to compare blocks byte for byte.
+	now func() time.Time
 }
 
 // command is one subcommand. run returns a usageError for bad flags or
