@@ -169,7 +169,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
 	grace := durationFlagOf(fs, "shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
-	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	concurrency := fs.Int("concurrency", 2, "windows built at once (per cluster, for a central agent)")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -408,7 +408,7 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	}
 	fs := newFlagSet(e, name, usage)
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
-	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	concurrency := fs.Int("concurrency", 2, "windows built at once (per cluster, for a central agent)")
 	var rf rangeFlags
 	rf.register(fs)
 	var dryRun, force, fromSource *bool
