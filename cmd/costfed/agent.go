@@ -40,7 +40,6 @@ type agentSetup struct {
 	instance string
 	// concurrency is the windows one cluster builds at once.
 	concurrency int
-	offline     bool // backfill and rebuild: the source is probed at once
 	now         func() time.Time
 	metrics     *etl.Metrics      // per-cluster agent
 	fleet       *etl.FleetMetrics // central agent
@@ -95,7 +94,7 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	}
 	s := &agentSetup{
 		cfg: cfg, logger: logger, reg: reg, st: store.New(bkt, store.Options{Logger: logger}), src: src, shared: src,
-		instance: instance, concurrency: concurrency, offline: offlineOK, now: e.now,
+		instance: instance, concurrency: concurrency, now: e.now,
 		close: func() { src.close(); _ = bkt.Close() },
 	}
 	if cfg.Central() {
