@@ -54,7 +54,11 @@
 // "cluster_id" by default), added through the PromQL parser rather than
 // string templates, so subqueries, aggregations, binary operations,
 // offsets and @ modifiers all stay correct. ClusterFilter.Apply does the
-// same for other callers.
+// same for other callers, and Filtered wraps any Source with it: one
+// cluster's view of a source several clusters share (a central agent),
+// sending the queries a source built with that filter would send. Limited
+// wraps a Source so that at most n queries run through it at once, across
+// every caller: the one bound a central agent's clusters share.
 //
 // Range semantics. Prometheus 2 includes a sample sitting exactly at the
 // start of a range window; Prometheus 3 and some Cortex-family stores do

@@ -40,7 +40,6 @@ type agentSetup struct {
 	instance string
 	// concurrency is the windows one cluster builds at once.
 	concurrency int
-	offline     bool // backfill and rebuild: the source is probed at once
 	now         func() time.Time
 	metrics     *etl.Metrics      // per-cluster agent
 	fleet       *etl.FleetMetrics // central agent
@@ -95,7 +94,7 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	}
 	s := &agentSetup{
 		cfg: cfg, logger: logger, reg: reg, st: store.New(bkt, store.Options{Logger: logger}), src: src, shared: src,
-		instance: instance, concurrency: concurrency, offline: offlineOK, now: e.now,
+		instance: instance, concurrency: concurrency, now: e.now,
 		close: func() { src.close(); _ = bkt.Close() },
 	}
 	if cfg.Central() {
@@ -169,7 +168,7 @@ func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
 	grace := durationFlagOf(fs, "shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
-	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	concurrency := fs.Int("concurrency", 2, "windows built at once (per cluster, for a central agent)")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -408,7 +407,7 @@ func runRange(ctx context.Context, e *env, args []string, mode etl.Mode) error {
 	}
 	fs := newFlagSet(e, name, usage)
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
-	concurrency := fs.Int("concurrency", 2, "windows built at once")
+	concurrency := fs.Int("concurrency", 2, "windows built at once (per cluster, for a central agent)")
 	var rf rangeFlags
 	rf.register(fs)
 	pipelineFlag := fs.String("pipeline", "allocations,assets", "pipelines to build: allocations, assets, or both (comma list); with both, windows whose allocation block is done but whose asset block is missing get their asset block")

@@ -227,3 +227,38 @@ prometheus:
 	require.Greater(t, st.Clusters[1].Resolutions[0].Present, 0, "its coverage as last seen")
 	cmd.stop(t)
 }
+
+// TestCentralBackfillOverHTTPMatchesPerClusterAgents: the same through a
+// real Prometheus (prometheus.url): the central agent filters the shared
+// HTTP source per cluster (prom.Filtered), the per-cluster agents have the
+// HTTP source filter; the stores are byte-identical.
+func TestCentralBackfillOverHTTPMatchesPerClusterAgents(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Clusters, cfg.NodesPerCluster = 2, 1
+	cfg.Start = cfg.End.Add(-12 * time.Hour)
+	fleet := simtest.Fleet(t, cfg)
+	promURL := simtest.Prometheus(t, fleet).URL // skips locally without the binary
+	dir := t.TempDir()
+	built := cfg.End.Add(time.Hour)
+	stores := map[string]string{}
+	for _, name := range []string{"central", "single"} {
+		stores[name] = filepath.Join(dir, name+"-store")
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name+"-store.yaml"), []byte("type: FILESYSTEM\nconfig:\n  directory: "+stores[name]+"\n"), 0o600))
+	}
+	from, to := cfg.Start.Format(time.RFC3339), cfg.End.Format(time.RFC3339)
+	backfill := func(name, y string) {
+		path := filepath.Join(dir, name+".yaml")
+		require.NoError(t, os.WriteFile(path, []byte(y), 0o600))
+		code, stdout, stderr := runCmdAt(t, built, "backfill", "--config", path, "--from", from, "--to", to)
+		require.Equal(t, 0, code, "%s: %s%s", name, stdout, stderr)
+		require.Contains(t, stdout, ", 0 failed")
+	}
+	backfill("central", "clusters:\n  discover: true\nstore: central-store.yaml\nproducer_instance: test\nprometheus:\n  url: "+promURL+"\n  concurrency: 3\n")
+	for i := 1; i <= cfg.Clusters; i++ {
+		id := fmt.Sprintf("cluster-%02d", i)
+		backfill(id, "cluster_id: "+id+"\nstore: single-store.yaml\nproducer_instance: test\nprometheus:\n  url: "+promURL+"\n  concurrency: 3\n  cluster_filter: true\n")
+	}
+	want := storeFiles(t, stores["single"])
+	require.NotEmpty(t, want)
+	requireSameFiles(t, want, storeFiles(t, stores["central"]))
+}

@@ -58,7 +58,7 @@ func commands() []command {
 	cmds := []command{
 		{name: "version", summary: "print the costfed version", run: runVersion},
 		{name: "config", summary: "check a config file and print the effective config, secrets redacted", run: runConfig},
-		{name: "agent", summary: "build this cluster's cost blocks on a schedule", run: runAgent},
+		{name: "agent", summary: "build this cluster's cost blocks on a schedule (or, with clusters:, every cluster of a shared workspace)", run: runAgent},
 		{name: "backfill", summary: "build the missing blocks of a time range, then exit", run: runBackfill},
 		{name: "rebuild", summary: "recompute and replace the blocks of a time range (never with empty ones unless --force)", run: runRebuild},
 		{name: "demo", summary: "simulate a fleet and run agents, federator and a cost report locally, no servers", run: runDemo},
