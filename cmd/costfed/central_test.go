@@ -199,7 +199,10 @@ prometheus:
 	}
 	require.Eventually(t, func() bool {
 		m := httpGet(t, base+"/metrics")
-		return built(m, "alpha") > 0 && built(m, "beta") > 0
+		// Coverage is set when a tick's builds are done (the allocation
+		// and the asset block), after the built counter moves.
+		return built(m, "alpha") > 0 && built(m, "beta") > 0 &&
+			metricValue(m, `costfed_agent_windows{cluster="beta",resolution="1h",state="complete"}`) >= 1
 	}, 20*time.Second, 50*time.Millisecond, "both clusters are built")
 	m := httpGet(t, base+"/metrics")
 	require.Equal(t, 1.0, metricValue(m, `costfed_agent_source_up{cluster="alpha"}`))
