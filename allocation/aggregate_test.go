@@ -333,6 +333,33 @@ func TestAggregatePropertiesIntersectWithoutSharingMaps(t *testing.T) {
 	require.Equal(t, map[string]string{"app": "web", "tier": "front"}, labels)
 }
 
+// TestAggregateIgnoresUnmountedMetadata: as in OpenCost, a namespace's
+// unmounted row (no labels) does not empty the namespace's labels,
+// annotations and namespace labels, in whatever order the rows come.
+func TestAggregateIgnoresUnmountedMetadata(t *testing.T) {
+	pod := Allocation{Name: "x/web", Window: testDay, Start: testDay.Start, End: testDay.End,
+		Properties: Properties{Namespace: "x", Pod: "web", Container: "c", Labels: map[string]string{"team": "a", "app": "web"},
+			Annotations: map[string]string{"o": "1"}, NamespaceLabels: map[string]string{"team": "a"}}}
+	pod2 := pod
+	pod2.Name, pod2.Properties.Pod = "x/db", "db"
+	pod2.Properties.Labels = map[string]string{"team": "a", "app": "db"}
+	unmounted := Allocation{Name: "x/__unmounted__", Window: testDay, Start: testDay.Start, End: testDay.End,
+		Properties: Properties{Namespace: "x", Pod: UnmountedSuffix, Container: UnmountedSuffix}}
+	opts := AggregateOptions{By: AggregateBy{{Property: PropertyNamespace}}, IncludeAggregatedMetadata: true}
+	for _, rows := range [][]Allocation{{unmounted, pod, pod2}, {pod, unmounted, pod2}, {pod, pod2, unmounted}} {
+		got, err := NewSet(testDay, rows...).Aggregate(opts)
+		require.NoError(t, err)
+		require.Len(t, got.Allocations, 1)
+		p := got.Allocations[0].Properties
+		require.Equal(t, map[string]string{"team": "a"}, p.Labels)
+		require.Equal(t, map[string]string{"o": "1"}, p.Annotations)
+		require.Equal(t, map[string]string{"team": "a"}, p.NamespaceLabels)
+	}
+	got, err := NewSet(testDay, unmounted).Aggregate(opts)
+	require.NoError(t, err)
+	require.Nil(t, got.Allocations[0].Properties.Labels)
+}
+
 // TestAggregateDropsMetadataByDefault: as in OpenCost, rows summed by a key
 // carry no labels or annotations unless includeAggregatedMetadata asks; rows
 // of an empty By (one per name) keep theirs.

@@ -18,7 +18,10 @@ import (
 //     average × minutes, the request core-hours, exact under any order of merging;
 //   - usage maxima take the maximum;
 //   - properties intersect: a value that differs between rows becomes empty, a label
-//     survives only when every row has it with the same value;
+//     survives only when every row has it with the same value. As in OpenCost,
+//     unmounted rows (container "__unmounted__", which carry no labels or
+//     annotations) are left out of the label, annotation and namespace label
+//     intersections, so a namespace's unmounted volumes do not wipe its labels;
 //   - volumes (PVs) and load balancers merge by key. A load balancer's key
 //     is OpenCost's "<cluster>/<namespace>/<service>"; an older block's
 //     "<namespace>/<service>" is qualified with its row's cluster, so two
@@ -45,6 +48,9 @@ type summer struct {
 	// The intersections of the rows' label and annotation maps, kept as small
 	// lists (cheaper to narrow than maps) and turned back into maps by finish.
 	labels, annotations, nsLabels, nsAnnotations labelSet
+	// metaSet says the label sets hold a row's maps: false until the first
+	// row that is not unmounted.
+	metaSet bool
 
 	// Key → position in out.PVs / out.LoadBalancers, built once a list is long
 	// enough for a linear search to hurt.
@@ -74,11 +80,8 @@ func (s *summer) add(a *Allocation) {
 		s.pvIndex, s.lbIndex = nil, nil
 		s.firstWindow, s.lbHours = a.Window, nil
 		s.qualifyLBs(a.Properties.Cluster)
-		p := &a.Properties
-		s.labels.init(p.Labels)
-		s.annotations.init(p.Annotations)
-		s.nsLabels.init(p.NamespaceLabels)
-		s.nsAnnotations.init(p.NamespaceAnnotations)
+		s.metaSet = false
+		s.addMeta(&a.Properties)
 	} else {
 		s.merge(a)
 	}
@@ -106,15 +109,38 @@ func (s *summer) merge(a *Allocation) {
 	o.CPUCoreUsageMax = max(o.CPUCoreUsageMax, a.CPUCoreUsageMax)
 	o.RAMBytesUsageMax = max(o.RAMBytesUsageMax, a.RAMBytesUsageMax)
 	intersectProperties(&o.Properties, &a.Properties)
-	s.labels.intersect(a.Properties.Labels)
-	s.annotations.intersect(a.Properties.Annotations)
-	s.nsLabels.intersect(a.Properties.NamespaceLabels)
-	s.nsAnnotations.intersect(a.Properties.NamespaceAnnotations)
+	s.addMeta(&a.Properties)
 	if o.PriceSource != a.PriceSource {
 		o.PriceSource = ""
 	}
 	s.mergePVs(a.PVs)
 	s.mergeLBs(a.LoadBalancers, a.Properties.Cluster, a.Window)
+}
+
+// addMeta narrows the label and annotation intersections by one row's maps;
+// unmounted rows are skipped (OpenCost's AllocationProperties.Intersection).
+func (s *summer) addMeta(p *Properties) {
+	if p.Container == UnmountedSuffix {
+		if !s.metaSet {
+			s.labels.init(nil)
+			s.annotations.init(nil)
+			s.nsLabels.init(nil)
+			s.nsAnnotations.init(nil)
+		}
+		return
+	}
+	if !s.metaSet {
+		s.metaSet = true
+		s.labels.init(p.Labels)
+		s.annotations.init(p.Annotations)
+		s.nsLabels.init(p.NamespaceLabels)
+		s.nsAnnotations.init(p.NamespaceAnnotations)
+		return
+	}
+	s.labels.intersect(p.Labels)
+	s.annotations.intersect(p.Annotations)
+	s.nsLabels.intersect(p.NamespaceLabels)
+	s.nsAnnotations.intersect(p.NamespaceAnnotations)
 }
 
 // finish returns the merged row named name. Averages of a single row are kept as

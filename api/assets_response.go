@@ -116,6 +116,27 @@ func NewAssetResponse(ans AssetAnswer) AssetResponse {
 	return r
 }
 
+// AssetMapResponse is OpenCost's /assets answer: data is the one asset set
+// of the whole window, a map of assets by key.
+type AssetMapResponse struct {
+	Code     int            `json:"code"`
+	Status   string         `json:"status"`
+	Data     map[string]any `json:"data"`
+	Warnings []string       `json:"warnings,omitempty"`
+}
+
+// NewAssetMapResponse converts an accumulated answer (at most one set) to
+// OpenCost's /assets form; no set is an empty map.
+func NewAssetMapResponse(ans AssetAnswer) AssetMapResponse {
+	r := AssetMapResponse{Code: 200, Status: "success", Data: map[string]any{}, Warnings: ans.Warnings}
+	for _, s := range ans.Sets {
+		for k, a := range s.Assets {
+			r.Data[k] = AssetJSON(&a)
+		}
+	}
+	return r
+}
+
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // AssetJSON is one asset in OpenCost's shape for its kind.

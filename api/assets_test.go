@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,9 +119,10 @@ type assetEnvelope struct {
 	Warnings []string                     `json:"warnings"`
 }
 
+// getAssets asks Kubecost's /model/assets, whose data is a list of sets.
 func getAssets(t *testing.T, a *testAPI, query string) assetEnvelope {
 	t.Helper()
-	rec := a.get(t, "/assets?"+query)
+	rec := a.get(t, "/model/assets?"+query)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var env assetEnvelope
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &env))
@@ -173,6 +175,53 @@ func TestAssetsEndpointShapes(t *testing.T) {
 	strictDecode(t, set["east/ClusterManagement/"], &cm)
 	require.Equal(t, "ClusterManagement", cm.Type)
 	require.InDelta(t, 2.4, cm.TotalCost, 1e-9)
+}
+
+// TestAssetsOpenCostShape: OpenCost's /assets writes data as the one asset
+// set of the window (a map, what OpenCost's integration tests decode into
+// map[string]Asset), accumulated by default; accumulate=false asks for the
+// list of sets that /model/assets always writes.
+func TestAssetsOpenCostShape(t *testing.T) {
+	st := assetStore(t)
+	a := newTestAPI(t, st, func(o *HandlerOptions) { o.Assets = st })
+	decode := func(query string) (map[string]json.RawMessage, string) {
+		rec := a.get(t, "/assets?"+query)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var env struct {
+			Code int                        `json:"code"`
+			Data map[string]json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &env), rec.Body.String())
+		require.Equal(t, 200, env.Code)
+		return env.Data, rec.Body.String()
+	}
+	// A day and two hours: three blocks, one map.
+	set, _ := decode("window=" + dayPair(0, 26) + "&filter=" + urlQuery(`assetType:"node"`))
+	require.Len(t, set, 2)
+	var n ocNode
+	strictDecode(t, set["west/Node/n1"], &n)
+	require.Equal(t, 26*60.0, n.Minutes)
+	require.Equal(t, dayPair(0, 26), n.Window.Start+","+n.Window.End)
+	acc := getAssets(t, a, "window="+dayPair(0, 26)+"&accumulate=true&filter="+urlQuery(`assetType:"node"`))
+	require.Len(t, acc.Data, 1)
+	for k, raw := range acc.Data[0] {
+		require.JSONEq(t, string(raw), string(set[k]), k)
+	}
+	_, body := decode("window=" + dayPair(0, 26) + "&accumulate=true")
+	require.True(t, strings.HasPrefix(body, `{"code":200,"status":"success","data":{`), body)
+
+	// accumulate=false: the list of sets, one per block.
+	rec := a.get(t, "/assets?window="+dayPair(0, 26)+"&accumulate=false")
+	require.Equal(t, http.StatusOK, rec.Code)
+	var list assetEnvelope
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	require.Len(t, list.Data, 3)
+
+	// No data: an empty map, with a warning.
+	set, body = decode("window=" + dayPair(48, 72))
+	require.Empty(t, set)
+	require.Contains(t, body, `"data":{}`)
+	require.Contains(t, body, "no asset data")
 }
 
 func TestAssetsEndpointAggregateFilterAccumulate(t *testing.T) {

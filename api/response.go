@@ -93,6 +93,20 @@ type RawJSON struct {
 	RAMByteUsageMax Number `json:"ramByteUsageMax"`
 }
 
+// GPUAllocationJSON is OpenCost's gpuAllocation object. costfed knows the
+// request and usage averages (the same numbers as the allocation's
+// gpuRequestAverage and gpuUsageAverage); it does not read the device,
+// model, UUID or sharing of a GPU, so those are left out, as OpenCost
+// leaves out what it does not know.
+type GPUAllocationJSON struct {
+	GPUDevice         string `json:"gpuDevice,omitempty"`
+	GPUModel          string `json:"gpuModel,omitempty"`
+	GPUUUID           string `json:"gpuUUID,omitempty"`
+	IsGPUShared       *bool  `json:"isGPUShared,omitempty"`
+	GPUUsageAverage   Number `json:"gpuUsageAverage"`
+	GPURequestAverage Number `json:"gpuRequestAverage"`
+}
+
 // AllocationJSON is one allocation with OpenCost's field names; derived
 // quantities (cores, efficiencies, totals) are filled in.
 type AllocationJSON struct {
@@ -120,6 +134,9 @@ type AllocationJSON struct {
 	GPUCostAdjustment Number `json:"gpuCostAdjustment"`
 	GPUCostIdle       Number `json:"gpuCostIdle"`
 	GPUEfficiency     Number `json:"gpuEfficiency"`
+	// GPUAllocation is OpenCost's per-allocation GPU object, null when the
+	// allocation has no GPU.
+	GPUAllocation *GPUAllocationJSON `json:"gpuAllocation"`
 
 	NetworkTransferBytes   Number `json:"networkTransferBytes"`
 	NetworkReceiveBytes    Number `json:"networkReceiveBytes"`
@@ -200,6 +217,9 @@ func NewAllocationJSON(a *allocation.Allocation) *AllocationJSON {
 		TotalCost: Number(a.TotalCost()), TotalEfficiency: Number(a.TotalEfficiency()),
 		RawAllocationOnly: RawJSON{CPUCoreUsageMax: Number(a.CPUCoreUsageMax), RAMByteUsageMax: Number(a.RAMBytesUsageMax)},
 		LBAllocations:     map[string]LBJSON{},
+	}
+	if a.GPUHours != 0 || a.GPURequestAverage != 0 || a.GPUUsageAverage != 0 {
+		out.GPUAllocation = &GPUAllocationJSON{GPUUsageAverage: Number(a.GPUUsageAverage), GPURequestAverage: Number(a.GPURequestAverage)}
 	}
 	for _, pv := range a.PVs {
 		out.PVs[pv.Key] = PVJSON{ByteHours: Number(pv.ByteHours), Cost: Number(pv.Cost), ProviderID: pv.ProviderID, Adjustment: Number(pv.Adjustment)}

@@ -107,7 +107,8 @@ func NewHandler(opts HandlerOptions) (http.Handler, error) {
 		mux.Handle(path, h.instrument(route, h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveQuery(w, r, summary, kubecost) }))))
 	}
 	for _, path := range []string{"/assets", "/model/assets"} {
-		mux.Handle(path, h.instrument("/assets", h.authorized(h.getOnly(h.serveAssets))))
+		kubecost := path == "/model/assets"
+		mux.Handle(path, h.instrument("/assets", h.authorized(h.getOnly(func(w http.ResponseWriter, r *http.Request) { h.serveAssets(w, r, kubecost) }))))
 	}
 	mux.Handle("/status", h.instrument("/status", h.authorized(h.getOnly(h.serveStatus))))
 	mux.Handle("/healthz", h.instrument("/healthz", h.getOnly(func(w http.ResponseWriter, _ *http.Request) {
@@ -218,8 +219,14 @@ func (h *handler) writeQueryError(w http.ResponseWriter, r *http.Request, err er
 	}
 }
 
-// serveAssets answers an /assets query.
-func (h *handler) serveAssets(w http.ResponseWriter, r *http.Request) {
+// serveAssets answers an /assets query. OpenCost's /assets computes one
+// asset set for the whole window and writes it as data (a single map of
+// assets by key), which is what OpenCost's integration tests decode: so
+// /assets accumulates by default and writes one map, and a list of sets
+// (one per block) only when asked for accumulate=false. Kubecost's
+// /model/assets writes a list of sets ([{key: asset}], its asset set
+// range) whatever accumulate says, without accumulating by default.
+func (h *handler) serveAssets(w http.ResponseWriter, r *http.Request, kubecost bool) {
 	if h.opts.Assets == nil {
 		h.writeError(w, http.StatusNotFound, "assets are not available")
 		return
@@ -233,6 +240,10 @@ func (h *handler) serveAssets(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	oneMap := !kubecost && (p.Accumulate == "" || q.Accumulate)
+	if oneMap {
+		q.Accumulate = true
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.QueryTimeout)
 	defer cancel()
@@ -250,6 +261,10 @@ func (h *handler) serveAssets(w http.ResponseWriter, r *http.Request) {
 	ans, err := Assets(ctx, h.opts.Assets, cluster, q)
 	if err != nil {
 		h.writeQueryError(w, r, err)
+		return
+	}
+	if oneMap {
+		h.writeOK(w, NewAssetMapResponse(ans))
 		return
 	}
 	h.writeOK(w, NewAssetResponse(ans))

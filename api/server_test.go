@@ -395,3 +395,29 @@ func TestAPIOpenCostUIPath(t *testing.T) {
 	require.Equal(t, http.StatusOK, kc.Code, kc.Body.String())
 	require.NotEqual(t, oc.Body.String(), kc.Body.String(), "Kubecost's route shares idle without includeIdle")
 }
+
+// TestGPUAllocationObject: OpenCost clients (its integration tests'
+// TestGPUCosts) read a GPU allocation's request average from the
+// gpuAllocation object; it carries the allocation's own averages, and is
+// null for allocations without a GPU.
+func TestGPUAllocationObject(t *testing.T) {
+	gpu := allocation.Allocation{Name: "ml", GPUHours: 24, GPURequestAverage: 1, GPUUsageAverage: 0.25}
+	raw, err := json.Marshal(NewAllocationJSON(&gpu))
+	require.NoError(t, err)
+	var got struct {
+		GPUAllocation *struct {
+			GPURequestAverage float64 `json:"gpuRequestAverage"`
+			GPUUsageAverage   float64 `json:"gpuUsageAverage"`
+		} `json:"gpuAllocation"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &got))
+	require.NotNil(t, got.GPUAllocation)
+	require.Equal(t, 1.0, got.GPUAllocation.GPURequestAverage)
+	require.Equal(t, 0.25, got.GPUAllocation.GPUUsageAverage)
+	require.NotContains(t, string(raw), "gpuDevice", "unknown device details are left out")
+
+	cpu := allocation.Allocation{Name: "web", CPUCoreHours: 1}
+	raw, err = json.Marshal(NewAllocationJSON(&cpu))
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"gpuAllocation":null`)
+}
