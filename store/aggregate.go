@@ -97,10 +97,15 @@ type columnGroup struct {
 	startMs, endMs int64
 	// Label and annotation intersections (see allocation's summer), in
 	// mapColumns order.
-	maps           [4][]labelKV
+	maps [4][]labelKV
+	// metaSet says maps hold a row's entries: false until the first row
+	// that is not unmounted (unmounted rows are left out of the
+	// intersections, as in the summer and OpenCost).
+	metaSet        bool
 	pvIndex        map[string]int
 	lbIndex        map[string]int
 	ownPVs, ownLBs bool
+	keepMaps       [4]bool // see columnAggregator.keepMaps
 }
 
 type labelKV struct{ k, v string }
@@ -418,15 +423,9 @@ func (g *columnGroup) init(b *batchColumns, i int, w allocation.Window, startMs,
 			o.Properties.Services = append(o.Properties.Services, strings.Clone(vals.Value(int(j))))
 		}
 	}
-	for k, m := range b.maps {
-		if m == nil || m.IsNull(i) || !keepMaps[k] {
-			continue
-		}
-		keys, items := m.Keys().(*array.String), m.Items().(*array.String)
-		lo, hi := m.ValueOffsets(i)
-		for j := lo; j < hi; j++ {
-			g.maps[k] = append(g.maps[k], labelKV{strings.Clone(keys.Value(int(j))), strings.Clone(items.Value(int(j)))})
-		}
+	g.keepMaps = keepMaps
+	if !unmountedAt(b, i) {
+		g.initMaps(b, i)
 	}
 	if b.pvs != nil && !b.pvs.IsNull(i) {
 		lo, hi := b.pvs.ValueOffsets(i)
@@ -465,9 +464,15 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 	if len(o.Properties.Services) > 0 {
 		o.Properties.Services = intersectServices(o.Properties.Services, b.services, i)
 	}
-	for k, m := range b.maps {
-		if len(g.maps[k]) > 0 {
-			g.maps[k] = intersectEntries(g.maps[k], m, i)
+	switch {
+	case unmountedAt(b, i):
+	case !g.metaSet:
+		g.initMaps(b, i)
+	default:
+		for k, m := range b.maps {
+			if len(g.maps[k]) > 0 {
+				g.maps[k] = intersectEntries(g.maps[k], m, i)
+			}
 		}
 	}
 	if b.pvs != nil && !b.pvs.IsNull(i) {
@@ -482,8 +487,33 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 	}
 }
 
-// clusterColumn is the cluster's index in stringColumns.
-var clusterColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "cluster" })
+// The cluster's and the container's indexes in stringColumns.
+var (
+	clusterColumn   = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "cluster" })
+	containerColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "container" })
+)
+
+// unmountedAt reports whether row i is an unmounted row (container
+// "__unmounted__"), which the label intersections leave out.
+func unmountedAt(b *batchColumns, i int) bool {
+	return b.strs[containerColumn].value(i) == allocation.UnmountedSuffix
+}
+
+// initMaps starts the label intersections with row i's maps (those the
+// answer shows).
+func (g *columnGroup) initMaps(b *batchColumns, i int) {
+	g.metaSet = true
+	for k, m := range b.maps {
+		if m == nil || m.IsNull(i) || !g.keepMaps[k] {
+			continue
+		}
+		keys, items := m.Keys().(*array.String), m.Items().(*array.String)
+		lo, hi := m.ValueOffsets(i)
+		for j := lo; j < hi; j++ {
+			g.maps[k] = append(g.maps[k], labelKV{strings.Clone(keys.Value(int(j))), strings.Clone(items.Value(int(j)))})
+		}
+	}
+}
 
 // intersectServices keeps the services row i also lists, copying only
 // when one goes (the summer's rule: an empty result is nil).
