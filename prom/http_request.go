@@ -142,6 +142,15 @@ type queryResponse struct {
 	Warnings  []string        `json:"warnings"`
 }
 
+// successResponse is a 2xx answer's envelope with its data decoded in the
+// same pass: only the result stays raw, for decodeValue. The answer of a
+// large range query is tens of megabytes, and every pass over it costs.
+type successResponse struct {
+	Status   string    `json:"status"`
+	Data     queryData `json:"data"`
+	Warnings []string  `json:"warnings"`
+}
+
 type queryData struct {
 	ResultType model.ValueType `json:"resultType"`
 	Result     json.RawMessage `json:"result"`
@@ -155,30 +164,43 @@ type queryData struct {
 // decodeQueryResponse decodes a 2xx answer. Upstream text quoted in errors and
 // the warnings passed on are scrubbed of secrets and capped (see scrubber).
 func decodeQueryResponse(body []byte, scrub *scrubber) (Result, error) {
-	var env queryResponse
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, fmt.Errorf("decode response %q: %w", scrub.upstreamBody(body), err)
+	var ok successResponse
+	if err := json.Unmarshal(body, &ok); err != nil || ok.Status != "success" {
+		// Not a success (or data of another shape): the envelope alone
+		// says what went wrong.
+		return Result{}, decodeFailure(body, scrub)
 	}
-	if env.Status != "success" {
-		return Result{}, fmt.Errorf("store answered status %q: %s: %s",
-			scrub.upstreamText(env.Status), scrub.upstreamText(env.ErrorType), scrub.upstreamText(env.Error))
+	for i, w := range ok.Warnings {
+		ok.Warnings[i] = scrub.upstreamText(w)
 	}
-	for i, w := range env.Warnings {
-		env.Warnings[i] = scrub.upstreamText(w)
-	}
-	var data queryData
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return Result{}, fmt.Errorf("decode response data: %w", err)
-	}
-	v, err := decodeValue(data.ResultType, data.Result)
+	v, err := decodeValue(ok.Data.ResultType, ok.Data.Result)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Value: v, Warnings: env.Warnings}
-	if data.Stats != nil && data.Stats.Samples != nil {
-		res.SamplesProcessed = data.Stats.Samples.TotalQueryableSamples
+	res := Result{Value: v, Warnings: ok.Warnings}
+	if ok.Data.Stats != nil && ok.Data.Stats.Samples != nil {
+		res.SamplesProcessed = ok.Data.Stats.Samples.TotalQueryableSamples
 	}
 	return res, nil
+}
+
+// decodeFailure is the error of a 2xx answer that is not a well-formed
+// success: not JSON, a status other than success, or data that does not
+// decode.
+func decodeFailure(body []byte, scrub *scrubber) error {
+	var env queryResponse
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("decode response %q: %w", scrub.upstreamBody(body), err)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("store answered status %q: %s: %s",
+			scrub.upstreamText(env.Status), scrub.upstreamText(env.ErrorType), scrub.upstreamText(env.Error))
+	}
+	var data queryData
+	if err := json.Unmarshal(env.Data, &data); err != nil {
+		return fmt.Errorf("decode response data: %w", err)
+	}
+	return fmt.Errorf("decode response %q: unexpected shape", scrub.upstreamBody(body))
 }
 
 func decodeValue(t model.ValueType, raw json.RawMessage) (model.Value, error) {
