@@ -97,7 +97,12 @@ type columnGroup struct {
 	startMs, endMs int64
 	// Label and annotation intersections (see allocation's summer), in
 	// mapColumns order.
-	maps           [4][]labelKV
+	maps [4][]labelKV
+	// metaSet says maps hold a row's entries: false until the first row
+	// that is not unmounted (unmounted rows are left out of the
+	// intersections, as in OpenCost); keepMaps is init's.
+	metaSet        bool
+	keepMaps       [4]bool
 	pvIndex        map[string]int
 	lbIndex        map[string]int
 	ownPVs, ownLBs bool
@@ -418,15 +423,12 @@ func (g *columnGroup) init(b *batchColumns, i int, w allocation.Window, startMs,
 			o.Properties.Services = append(o.Properties.Services, strings.Clone(vals.Value(int(j))))
 		}
 	}
-	for k, m := range b.maps {
-		if m == nil || m.IsNull(i) || !keepMaps[k] {
-			continue
-		}
-		keys, items := m.Keys().(*array.String), m.Items().(*array.String)
-		lo, hi := m.ValueOffsets(i)
-		for j := lo; j < hi; j++ {
-			g.maps[k] = append(g.maps[k], labelKV{strings.Clone(keys.Value(int(j))), strings.Clone(items.Value(int(j)))})
-		}
+	g.keepMaps, g.metaSet = keepMaps, false
+	for k := range g.maps {
+		g.maps[k] = g.maps[k][:0]
+	}
+	if !unmountedRow(b, i) {
+		g.initMaps(b, i)
 	}
 	if b.pvs != nil && !b.pvs.IsNull(i) {
 		lo, hi := b.pvs.ValueOffsets(i)
@@ -465,9 +467,15 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 	if len(o.Properties.Services) > 0 {
 		o.Properties.Services = intersectServices(o.Properties.Services, b.services, i)
 	}
-	for k, m := range b.maps {
-		if len(g.maps[k]) > 0 {
-			g.maps[k] = intersectEntries(g.maps[k], m, i)
+	switch {
+	case unmountedRow(b, i):
+	case !g.metaSet:
+		g.initMaps(b, i)
+	default:
+		for k, m := range b.maps {
+			if len(g.maps[k]) > 0 {
+				g.maps[k] = intersectEntries(g.maps[k], m, i)
+			}
 		}
 	}
 	if b.pvs != nil && !b.pvs.IsNull(i) {
@@ -481,6 +489,35 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 		}
 	}
 }
+
+// initMaps starts the label and annotation intersections with row i's maps.
+func (g *columnGroup) initMaps(b *batchColumns, i int) {
+	g.metaSet = true
+	for k, m := range b.maps {
+		if m == nil || m.IsNull(i) || !g.keepMaps[k] {
+			continue
+		}
+		keys, items := m.Keys().(*array.String), m.Items().(*array.String)
+		lo, hi := m.ValueOffsets(i)
+		for j := lo; j < hi; j++ {
+			g.maps[k] = append(g.maps[k], labelKV{strings.Clone(keys.Value(int(j))), strings.Clone(items.Value(int(j)))})
+		}
+	}
+}
+
+// unmountedRow reports whether row i is an unmounted row: its container is
+// allocation.UnmountedSuffix (the last segment of its name when the
+// container column is not read).
+func unmountedRow(b *batchColumns, i int) bool {
+	if b.strs[containerColumn].present {
+		return b.strs[containerColumn].value(i) == allocation.UnmountedSuffix
+	}
+	name := b.name.Value(i)
+	return name == allocation.UnmountedSuffix || strings.HasSuffix(name, "/"+allocation.UnmountedSuffix)
+}
+
+// containerColumn is the container's index in stringColumns.
+var containerColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "container" })
 
 // clusterColumn is the cluster's index in stringColumns.
 var clusterColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "cluster" })
