@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs OpenCost's own integration tests (github.com/opencost/opencost-integration-tests)
 # against `costfed serve` on a simulated one-cluster store whose data ends at the
-# current hour, with a real Prometheus (Debian's `prometheus`) serving the simulated
-# TSDB for the tests that compare the API with PromQL (docs/compatibility.md,
-# "OpenCost integration tests", has the results and the reasons for each failure).
+# end of the current hour (OPEN_HOUR below), with a real Prometheus (Debian's
+# `prometheus`) serving the simulated TSDB for the tests that compare the API with
+# PromQL (docs/compatibility.md, "OpenCost integration tests", has the results and
+# the reasons for each failure).
 #
 # NOT part of `make test`: the test module's dependencies come from the Go module
 # proxy (network), and it needs a checkout of the tests, which are not copied here.
@@ -17,9 +18,12 @@
 #   SUITES     test packages, relative to UPSTREAM_DIR (default: the allocation, asset,
 #              query and prometheus suites)
 #   RUN        a `go test -run` pattern (default: every test)
-#   DAYS       simulated days ending at the current whole hour (default 9: the tests
-#              ask for windows up to 7d)
+#   DAYS       simulated days (default 9: the tests ask for windows up to 7d)
 #   NODES      nodes in the one simulated cluster (default 3)
+#   OPEN_HOUR  1 (default): simulate and build the current hour too, with data up to
+#              its end, standing in for a live agent's open window (the tests ask for
+#              10m and 1h windows, and end their PromQL at the next whole hour);
+#              0: data ends at the last whole hour, so those windows have no data
 #   API_PORT, PROM_PORT  loopback ports (default 19003, 19090)
 #   KEEP=1     leave `costfed serve` and Prometheus running after the tests
 # Needs: go, prometheus (2.x, on PATH), curl.
@@ -38,6 +42,9 @@ PROM_PORT=${PROM_PORT:-19090}
 SUITES=${SUITES:-./test/integration/api/allocation ./test/integration/api/asset ./test/integration/query/... ./test/integration/prometheus}
 RUN=${RUN:-.}
 END=$(date -u +%Y-%m-%dT%H:00:00Z)
+if [ "${OPEN_HOUR:-1}" = 1 ]; then
+  END=$(date -u -d "$END + 1 hour" +%Y-%m-%dT%H:00:00Z)
+fi
 echo "work dir: $W  data end: $END  date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 (cd "$ROOT" && go build -o "$W/costfed" ./cmd/costfed)

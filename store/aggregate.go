@@ -100,12 +100,12 @@ type columnGroup struct {
 	maps [4][]labelKV
 	// metaSet says maps hold a row's entries: false until the first row
 	// that is not unmounted (unmounted rows are left out of the
-	// intersections, as in the summer and OpenCost).
+	// intersections, as in OpenCost); keepMaps is init's.
 	metaSet        bool
+	keepMaps       [4]bool
 	pvIndex        map[string]int
 	lbIndex        map[string]int
 	ownPVs, ownLBs bool
-	keepMaps       [4]bool // see columnAggregator.keepMaps
 }
 
 type labelKV struct{ k, v string }
@@ -423,8 +423,11 @@ func (g *columnGroup) init(b *batchColumns, i int, w allocation.Window, startMs,
 			o.Properties.Services = append(o.Properties.Services, strings.Clone(vals.Value(int(j))))
 		}
 	}
-	g.keepMaps = keepMaps
-	if !unmountedAt(b, i) {
+	g.keepMaps, g.metaSet = keepMaps, false
+	for k := range g.maps {
+		g.maps[k] = g.maps[k][:0]
+	}
+	if !unmountedRow(b, i) {
 		g.initMaps(b, i)
 	}
 	if b.pvs != nil && !b.pvs.IsNull(i) {
@@ -465,7 +468,7 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 		o.Properties.Services = intersectServices(o.Properties.Services, b.services, i)
 	}
 	switch {
-	case unmountedAt(b, i):
+	case unmountedRow(b, i):
 	case !g.metaSet:
 		g.initMaps(b, i)
 	default:
@@ -487,20 +490,7 @@ func (g *columnGroup) merge(b *batchColumns, i int, startMs, endMs int64) {
 	}
 }
 
-// The cluster's and the container's indexes in stringColumns.
-var (
-	clusterColumn   = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "cluster" })
-	containerColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "container" })
-)
-
-// unmountedAt reports whether row i is an unmounted row (container
-// "__unmounted__"), which the label intersections leave out.
-func unmountedAt(b *batchColumns, i int) bool {
-	return b.strs[containerColumn].value(i) == allocation.UnmountedSuffix
-}
-
-// initMaps starts the label intersections with row i's maps (those the
-// answer shows).
+// initMaps starts the label and annotation intersections with row i's maps.
 func (g *columnGroup) initMaps(b *batchColumns, i int) {
 	g.metaSet = true
 	for k, m := range b.maps {
@@ -514,6 +504,23 @@ func (g *columnGroup) initMaps(b *batchColumns, i int) {
 		}
 	}
 }
+
+// unmountedRow reports whether row i is an unmounted row: its container is
+// allocation.UnmountedSuffix (the last segment of its name when the
+// container column is not read).
+func unmountedRow(b *batchColumns, i int) bool {
+	if b.strs[containerColumn].present {
+		return b.strs[containerColumn].value(i) == allocation.UnmountedSuffix
+	}
+	name := b.name.Value(i)
+	return name == allocation.UnmountedSuffix || strings.HasSuffix(name, "/"+allocation.UnmountedSuffix)
+}
+
+// containerColumn is the container's index in stringColumns.
+var containerColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "container" })
+
+// clusterColumn is the cluster's index in stringColumns.
+var clusterColumn = slices.IndexFunc(stringColumns, func(c stringColumn) bool { return c.name == "cluster" })
 
 // intersectServices keeps the services row i also lists, copying only
 // when one goes (the summer's rule: an empty result is nil).
