@@ -100,8 +100,36 @@ func assetProperty(a *asset.Asset, prop string) string {
 	return ""
 }
 
-// AssetFilter keeps assets whose every clause matches; see ParseAssetFilter.
-type AssetFilter struct{ clauses []assetClause }
+// AssetFilter keeps the assets its expression matches; see
+// ParseAssetFilter. The zero AssetFilter keeps every asset.
+type AssetFilter struct{ root assetNode }
+
+// assetNode is a node of a parsed asset filter.
+type assetNode interface {
+	matches(a *asset.Asset) bool
+}
+
+type assetAnd []assetNode
+
+func (n assetAnd) matches(a *asset.Asset) bool {
+	for _, c := range n {
+		if !c.matches(a) {
+			return false
+		}
+	}
+	return true
+}
+
+type assetOr []assetNode
+
+func (n assetOr) matches(a *asset.Asset) bool {
+	for _, c := range n {
+		if c.matches(a) {
+			return true
+		}
+	}
+	return false
+}
 
 type assetClause struct {
 	prop   string
@@ -109,70 +137,144 @@ type assetClause struct {
 	negate bool
 }
 
+// maxAssetFilterDepth bounds parenthesis nesting, so a hostile filter cannot
+// recurse without end.
+const maxAssetFilterDepth = 32
+
 // ParseAssetFilter parses the part of OpenCost's v2 filter language that
-// assets need: comparisons joined by '+' (and), each
-// field:"v1","v2" (any of the values) or field!:"v" (none of them), with
-// field one of type (or assetType), cluster, name, node, category,
-// providerID, label[K]. Values compare case-insensitively for type and
-// category, exactly otherwise; an empty property matches
-// "__unallocated__". '|' and parentheses are refused.
+// assets need: comparisons field:"v1","v2" (any of the values) or
+// field!:"v" (none of them), with field one of type (or assetType),
+// cluster, name, node, category, providerID, label[K], joined by '+' (and)
+// and '|' (or; '+' binds tighter) and grouped with parentheses. Values
+// compare case-insensitively for type and category, exactly otherwise; an
+// empty property matches "__unallocated__".
 func ParseAssetFilter(s string) (AssetFilter, error) {
-	var f AssetFilter
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return f, nil
+	if strings.TrimSpace(s) == "" {
+		return AssetFilter{}, nil
 	}
-	if strings.ContainsAny(unquoted(s), "|()") {
-		return f, errors.New("filter: '|' and parentheses are not supported for assets (join comparisons with '+')")
+	root, err := parseAssetOr(s, 0)
+	if err != nil {
+		return AssetFilter{}, err
 	}
-	for _, part := range splitUnquoted(s, '+') {
-		part = strings.TrimSpace(part)
-		i := strings.Index(part, ":")
-		if i < 0 {
-			return f, fmt.Errorf("filter: %q has no ':' operator", part)
-		}
-		field, rest := strings.TrimSpace(part[:i]), part[i+1:]
-		c := assetClause{}
-		if strings.HasSuffix(field, "!") {
-			c.negate, field = true, strings.TrimSpace(strings.TrimSuffix(field, "!"))
-		}
-		switch {
-		case field == "assetType" || field == "type":
-			c.prop = "type"
-		case strings.HasPrefix(field, "label[") && strings.HasSuffix(field, "]") && len(field) > len("label[]"):
-			c.prop = "label:" + field[len("label["):len(field)-1]
-		case slices.Contains([]string{"cluster", "name", "node", "category", "providerID"}, field):
-			c.prop = field
-		default:
-			return f, fmt.Errorf("filter: field %q is not one of type, cluster, name, node, category, providerID, label[K]", field)
-		}
-		for _, v := range splitUnquoted(rest, ',') {
-			v = strings.TrimSpace(v)
-			if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-				return f, fmt.Errorf("filter: value %s of %s is not double-quoted", v, field)
-			}
-			c.values = append(c.values, strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`))
-		}
-		f.clauses = append(f.clauses, c)
-	}
-	return f, nil
+	return AssetFilter{root: root}, nil
 }
 
-// unquoted is s without its double-quoted parts.
-func unquoted(s string) string {
-	var b strings.Builder
-	in := false
+func parseAssetOr(s string, depth int) (assetNode, error) {
+	parts, err := splitTopLevel(s, '|')
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return parseAssetAnd(parts[0], depth)
+	}
+	var or assetOr
+	for _, part := range parts {
+		n, err := parseAssetAnd(part, depth)
+		if err != nil {
+			return nil, err
+		}
+		or = append(or, n)
+	}
+	return or, nil
+}
+
+func parseAssetAnd(s string, depth int) (assetNode, error) {
+	parts, err := splitTopLevel(s, '+')
+	if err != nil {
+		return nil, err
+	}
+	var and assetAnd
+	for _, part := range parts {
+		part = strings.TrimSpace(part)
+		if strings.HasPrefix(part, "(") {
+			if !strings.HasSuffix(part, ")") {
+				return nil, fmt.Errorf("filter: %q: text after ')'", part)
+			}
+			if depth >= maxAssetFilterDepth {
+				return nil, fmt.Errorf("filter: parentheses nested more than %d deep", maxAssetFilterDepth)
+			}
+			n, err := parseAssetOr(part[1:len(part)-1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			and = append(and, n)
+			continue
+		}
+		c, err := parseAssetClause(part)
+		if err != nil {
+			return nil, err
+		}
+		and = append(and, c)
+	}
+	if len(and) == 1 {
+		return and[0], nil
+	}
+	return and, nil
+}
+
+func parseAssetClause(part string) (*assetClause, error) {
+	if part == "" {
+		return nil, errors.New("filter: an empty comparison (two operators in a row, or one at an end)")
+	}
+	i := strings.Index(part, ":")
+	if i < 0 {
+		return nil, fmt.Errorf("filter: %q has no ':' operator", part)
+	}
+	field, rest := strings.TrimSpace(part[:i]), part[i+1:]
+	c := &assetClause{}
+	if strings.HasSuffix(field, "!") {
+		c.negate, field = true, strings.TrimSpace(strings.TrimSuffix(field, "!"))
+	}
+	switch {
+	case field == "assetType" || field == "type":
+		c.prop = "type"
+	case strings.HasPrefix(field, "label[") && strings.HasSuffix(field, "]") && len(field) > len("label[]"):
+		c.prop = "label:" + field[len("label["):len(field)-1]
+	case slices.Contains([]string{"cluster", "name", "node", "category", "providerID"}, field):
+		c.prop = field
+	default:
+		return nil, fmt.Errorf("filter: field %q is not one of type, cluster, name, node, category, providerID, label[K]", field)
+	}
+	for _, v := range splitUnquoted(rest, ',') {
+		v = strings.TrimSpace(v)
+		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+			return nil, fmt.Errorf("filter: value %s of %s is not double-quoted", v, field)
+		}
+		c.values = append(c.values, strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`))
+	}
+	return c, nil
+}
+
+// splitTopLevel splits s at sep outside double quotes and parentheses, and
+// refuses unbalanced parentheses or quotes.
+func splitTopLevel(s string, sep byte) ([]string, error) {
+	var out []string
+	in, depth, start := false, 0, 0
 	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && in && i+1 < len(s):
+		switch c := s[i]; {
+		case c == '\\' && in && i+1 < len(s):
 			i++
-		case s[i] == '"':
+		case c == '"':
 			in = !in
-		case !in:
-			b.WriteByte(s[i])
+		case in:
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth--; depth < 0 {
+				return nil, fmt.Errorf("filter: ')' without a matching '(' in %q", s)
+			}
+		case c == sep && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
 		}
 	}
-	return b.String()
+	switch {
+	case in:
+		return nil, fmt.Errorf("filter: unterminated quote in %q", s)
+	case depth > 0:
+		return nil, fmt.Errorf("filter: '(' without a matching ')' in %q", s)
+	}
+	return append(out, s[start:]), nil
 }
 
 // splitUnquoted splits s at sep outside double quotes.
@@ -195,24 +297,23 @@ func splitUnquoted(s string, sep byte) []string {
 
 // Matches reports whether a passes the filter.
 func (f AssetFilter) Matches(a *asset.Asset) bool {
-	for _, c := range f.clauses {
-		v := assetProperty(a, c.prop)
-		hit := false
-		for _, want := range c.values {
-			switch {
-			case c.prop == "type" || c.prop == "category":
-				hit = hit || strings.EqualFold(v, want)
-			case want == allocation.Unallocated:
-				hit = hit || v == ""
-			default:
-				hit = hit || v == want
-			}
-		}
-		if hit == c.negate {
-			return false
+	return f.root == nil || f.root.matches(a)
+}
+
+func (c *assetClause) matches(a *asset.Asset) bool {
+	v := assetProperty(a, c.prop)
+	hit := false
+	for _, want := range c.values {
+		switch {
+		case c.prop == "type" || c.prop == "category":
+			hit = hit || strings.EqualFold(v, want)
+		case want == allocation.Unallocated:
+			hit = hit || v == ""
+		default:
+			hit = hit || v == want
 		}
 	}
-	return true
+	return hit != c.negate
 }
 
 // AssetParams are /assets' query parameters.

@@ -258,7 +258,7 @@ func TestAssetsEndpointAggregateFilterAccumulate(t *testing.T) {
 	require.Empty(t, env.Data)
 	require.NotEmpty(t, env.Warnings)
 
-	for _, bad := range []string{"window=1d&aggregate=namespace", "window=1d&filter=" + urlQuery(`namespace:"a"`), "window=1d&filter=" + urlQuery(`cluster:"a"|cluster:"b"`), "window=1d&shareIdle=true"} {
+	for _, bad := range []string{"window=1d&aggregate=namespace", "window=1d&filter=" + urlQuery(`namespace:"a"`), "window=1d&filter=" + urlQuery(`(cluster:"a"|cluster:"b"`), "window=1d&shareIdle=true"} {
 		rec := a.get(t, "/assets?"+bad)
 		require.Equal(t, http.StatusBadRequest, rec.Code, bad)
 	}
@@ -280,3 +280,66 @@ func dayPair(a, b int) string {
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// TestParseAssetFilter: '+' binds tighter than '|', parentheses group, and
+// every malformed filter is one clear error.
+func TestParseAssetFilter(t *testing.T) {
+	node := &asset.Asset{Kind: asset.KindNode, Properties: asset.Properties{Cluster: "west", Name: "n1"}, Labels: map[string]string{"team": "a|b"}}
+	disk := &asset.Asset{Kind: asset.KindDisk, Properties: asset.Properties{Cluster: "east", Name: "d1"}}
+	for filter, want := range map[string][2]bool{
+		``:                                       {true, true},
+		`type:"node"`:                            {true, false},
+		`type:"disk"|cluster:"west"`:             {true, true},
+		`type:"disk"+cluster:"west"|name:"n1"`:   {true, false},
+		`type:"disk"+(cluster:"west"|name:"d1")`: {false, true},
+		`(type:"node"|type:"disk")+cluster!:"east"`: {true, false},
+		`((cluster:"east"))`:                        {false, true},
+		`label[team]:"a|b"`:                         {true, false},
+		`label[team]:"a|b"|name:"d1"`:               {true, true},
+		`cluster:"__unallocated__"|name:"(n1)"`:     {false, false},
+		`type:"NODE" + ( name:"x" | name:"n1" )`:    {true, false},
+	} {
+		f, err := ParseAssetFilter(filter)
+		require.NoError(t, err, filter)
+		require.Equal(t, want, [2]bool{f.Matches(node), f.Matches(disk)}, filter)
+	}
+	for filter, msg := range map[string]string{
+		`(cluster:"a"`:          "without a matching ')'",
+		`cluster:"a")`:          "without a matching '('",
+		`cluster:"a`:            "unterminated quote",
+		`cluster:"a"|`:          "empty comparison",
+		`|cluster:"a"`:          "empty comparison",
+		`cluster:"a"++name:"b"`: "empty comparison",
+		`(cluster:"a")x`:        "text after ')'",
+		`namespace:"a"`:         `field "namespace"`,
+		`cluster:a`:             "not double-quoted",
+		`cluster`:               "no ':' operator",
+		strings.Repeat("(", 40) + `cluster:"a"` + strings.Repeat(")", 40): "nested more than",
+	} {
+		_, err := ParseAssetFilter(filter)
+		require.ErrorContains(t, err, msg, filter)
+	}
+}
+
+// FuzzParseAssetFilter: any filter text parses or is refused, never a
+// panic; one that parses also parses after being wrapped in parentheses,
+// and means the same.
+func FuzzParseAssetFilter(f *testing.F) {
+	for _, s := range []string{`type:"node"`, `type:"disk"+(cluster:"west"|name:"d1")`, `label[a]:"x","y"`, `(`, `"`, `a!:"\""`} {
+		f.Add(s)
+	}
+	node := &asset.Asset{Kind: asset.KindNode, Properties: asset.Properties{Cluster: "west", Name: "n1"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		fl, err := ParseAssetFilter(s)
+		if err != nil || strings.TrimSpace(s) == "" {
+			return
+		}
+		wrapped, err := ParseAssetFilter("(" + s + ")")
+		if err != nil {
+			t.Fatalf("%q parses but (%q) does not: %v", s, s, err)
+		}
+		if fl.Matches(node) != wrapped.Matches(node) {
+			t.Fatalf("%q and (%q) disagree", s, s)
+		}
+	})
+}
