@@ -339,11 +339,13 @@ func (t *keyTable) intern(key []byte) int32 {
 	return t.add(string(key))
 }
 
+// internString is intern for a string, which a new key copies: it may
+// point into memory its caller reuses (a columnar reader's Arrow buffers).
 func (t *keyTable) internString(key string) int32 {
 	if i, ok := t.index[key]; ok {
 		return i
 	}
-	return t.add(key)
+	return t.add(strings.Clone(key))
 }
 
 func (t *keyTable) add(key string) int32 {
