@@ -43,11 +43,11 @@ func TestDecodeQueryResponseShapes(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		`not json`: `decode response "not json"`,
-		`{"status":"error","errorType":"bad_data","error":"parse error"}`: `store answered status "error": bad_data: parse error`,
-		`{"status":"success","data":{"resultType":"matrix","result":{}}}`: `decode matrix result`,
+		`{"status":"error","errorType":"bad_data","error":"parse error"}`:    `store answered status "error": bad_data: parse error`,
+		`{"status":"success","data":{"resultType":"matrix","result":{}}}`:    `decode matrix result`,
 		`{"status":"success","data":{"resultType":"histogram","result":[]}}`: `unknown value type "histogram"`,
-		`{"status":"success","data":"oops"}`: `decode response data`,
-		`{"status":"success","data":null}`: `unknown result type`,
+		`{"status":"success","data":"oops"}`:                                 `decode response data`,
+		`{"status":"success","data":null}`:                                   `unknown result type`,
 	} {
 		if _, err := decodeQueryResponse([]byte(body), scrub); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want it to contain %q", body, err, want)
