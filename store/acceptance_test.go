@@ -209,3 +209,35 @@ func mustEncode(t *testing.T, b Block) []byte {
 	require.NoError(t, err)
 	return data
 }
+
+// Issue 16 item 8: a prefix holding only Kubecost's etl/bingen tree is
+// foreign, not a cluster; a prefix with blocks and no index is a (damaged)
+// cluster, as is one whose index lists nothing.
+func TestListClustersSortsOutForeignPrefixes(t *testing.T) {
+	ctx := context.Background()
+	forEachBucket(t, func(t *testing.T, bkt objstore.Bucket) {
+		st := New(bkt, Options{})
+		_, err := st.Commit(ctx, []Block{testBlock("cluster-a", 5, 1)}, CommitOptions{})
+		require.NoError(t, err)
+		orphan := testBlock("cluster-d", 5, 2)
+		require.NoError(t, bkt.Upload(ctx, orphan.Meta.Ref().Key(), strings.NewReader(string(mustEncode(t, orphan)))))
+		require.NoError(t, st.WriteIndex(ctx, Index{Cluster: "cluster-e", Resolution: Hourly}))
+		for _, key := range []string{
+			"federated/legacy/etl/bingen/allocations/1d/1704585600-1704672000",
+			"federated/legacy/etl/bingen/assets/1h/1704585600-1704589200",
+			"federated/old-b/etl/bingen/allocations/1d/1704585600-1704672000",
+		} {
+			require.NoError(t, bkt.Upload(ctx, key, strings.NewReader("kubecost bingen")))
+		}
+
+		l, err := st.ListClusters(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"cluster-a", "cluster-d", "cluster-e"}, l.Clusters)
+		require.Equal(t, []string{"legacy", "old-b"}, l.Foreign)
+		require.Equal(t, "federated/legacy/", ForeignPrefix("legacy"))
+
+		all, err := st.Clusters(ctx)
+		require.NoError(t, err)
+		require.Len(t, all, 5, "Clusters lists every prefix")
+	})
+}

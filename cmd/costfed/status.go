@@ -166,6 +166,10 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
 	}
 	_ = tw.Flush()
+	if len(cov.Ignored) > 0 {
+		fmt.Fprintf(w, "\nIgnored %d prefix(es) without a costfed index or blocks (not costfed clusters, e.g. Kubecost's etl/bingen): %s\n",
+			len(cov.Ignored), strings.Join(cov.Ignored, ", "))
+	}
 }
 
 func fmtTime(t time.Time) string {
