@@ -74,12 +74,16 @@ func openBucket(ctx context.Context, e *env, logger *slog.Logger, path string, r
 	if err != nil {
 		return nil, usageError{err}
 	}
-	bkt, err := store.NewBucket(ctx, logger, cfg, reg)
+	bkt, err := store.NewBucket(ctx, logger, cfg, reg, store.WithUserAgent(userAgent()))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return bkt, nil
 }
+
+// userAgent is the User-Agent of costfed's requests to Prometheus and object
+// stores: costfed/<version>.
+func userAgent() string { return "costfed/" + version }
 
 // runningServer is an HTTP server started by startHTTP.
 type runningServer struct {
