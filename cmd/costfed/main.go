@@ -268,6 +268,26 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	return nil
 }
 
+// loadConfig runs a config loader through interruptible, so a config file
+// that is a FIFO nobody writes cannot hold up a SIGTERM. A load error is a
+// usage error; an interruption is returned as it is.
+func loadConfig[T any](ctx context.Context, load func() (T, error)) (T, error) {
+	var cfg T
+	var loadErr error
+	finished, err := interruptible(ctx, func() error {
+		cfg, loadErr = load()
+		return nil
+	})
+	if !finished {
+		var zero T
+		return zero, err
+	}
+	if loadErr != nil {
+		return cfg, usageError{loadErr}
+	}
+	return cfg, nil
+}
+
 // interruptible runs f and returns true and its error, or false and ctx's
 // cause as soon as ctx is done, leaving f to finish in the background (the caller then
 // must not touch what f writes). It is for the few blocking calls that take

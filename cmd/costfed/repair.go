@@ -55,9 +55,9 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	storeCfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
+	storeCfg, err := loadConfig(ctx, func() (config.Store, error) { return config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e)) })
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if dir, missing := missingStoreDir(storeCfg); missing {
 		return fmt.Errorf("store directory %s does not exist: nothing to repair (check --store, or the directory in the store config)", dir)

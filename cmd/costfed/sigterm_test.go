@@ -310,23 +310,32 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 		p.terminate(t, exitInterrupted, 0)
 	})
 
-	t.Run("config check reading a FIFO", func(t *testing.T) {
-		fifo := filepath.Join(t.TempDir(), "agent.yaml")
-		require.NoError(t, syscall.Mkfifo(fifo, 0o600))
-		p := startCostfed(t, bin, "config", "check", fifo)
-		// Opening a FIFO for writing without blocking succeeds only once a
-		// reader has it open: then the check is blocked reading it.
-		var w *os.File
-		p.waitUntil(t, "reading the FIFO", func() bool {
-			f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-			if err != nil {
-				require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
-				return false
-			}
-			w = f
-			return true
+	// A config file that is a FIFO (or /dev/stdin) nobody writes: reading it
+	// takes no context, and must not hold up the signal.
+	for name, args := range map[string][]string{
+		"config check": {"config", "check"},
+		"agent":        {"agent", "--config"},
+		"federator":    {"federator", "--once", "--config"},
+		"status":       {"status", "--store"},
+	} {
+		t.Run(name+" reading a FIFO", func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "config.yaml")
+			require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+			p := startCostfed(t, bin, append(args, fifo)...)
+			// Opening a FIFO for writing without blocking succeeds only once
+			// a reader has it open: then the command is blocked reading it.
+			var w *os.File
+			p.waitUntil(t, "reading the FIFO", func() bool {
+				f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err != nil {
+					require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
+					return false
+				}
+				w = f
+				return true
+			})
+			defer w.Close()
+			p.terminate(t, exitInterrupted, 0)
 		})
-		defer w.Close()
-		p.terminate(t, exitInterrupted, 0)
-	})
+	}
 }
