@@ -12,12 +12,14 @@ import (
 	"time"
 
 	gokitlog "github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/filesystem"
 	"github.com/thanos-io/objstore/providers/s3"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/internal/testinfra"
 )
 
@@ -240,4 +242,44 @@ func TestListClustersSortsOutForeignPrefixes(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, all, 5, "Clusters lists every prefix")
 	})
+}
+
+// ListClusters counts no failed bucket operation (objstore's metrics
+// wrapper counts an iteration stopped by an error as one).
+func TestListClustersCountsNoFailures(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.NewFilesystemStore(t.TempDir(), "")
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	bkt, err := NewBucket(ctx, nil, cfg, reg)
+	require.NoError(t, err)
+	st := New(bkt, Options{})
+	_, err = st.Commit(ctx, []Block{testBlock("cluster-a", 5, 1)}, CommitOptions{})
+	require.NoError(t, err)
+	require.NoError(t, bkt.Upload(ctx, "federated/legacy/etl/bingen/allocations/1d/1704585600-1704672000", strings.NewReader("bingen")))
+	l, err := st.ListClusters(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ClusterList{Clusters: []string{"cluster-a"}, Foreign: []string{"legacy"}}, l)
+	require.Zero(t, iterFailures(t, reg))
+}
+
+// iterFailures is objstore's count of failed iterations in reg.
+func iterFailures(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "objstore_bucket_operation_failures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "operation" && lp.GetValue() == "iter" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatal(`no objstore_bucket_operation_failures_total{operation="iter"}`)
+	return 0
 }

@@ -379,13 +379,12 @@ type ClusterList struct {
 // foreignCheckConcurrency bounds the listings ListClusters runs at once.
 const foreignCheckConcurrency = 16
 
-// errFound stops an iteration at its first entry.
-var errFound = errors.New("found")
-
 // ListClusters lists the cluster prefixes under federated/ as Clusters does,
 // and sorts out the foreign ones: a prefix is costfed's when it holds
-// anything under <prefix>/etl/parquet/. That costs one listing per prefix,
-// stopped at its first entry, run a few at a time.
+// anything under <prefix>/etl/parquet/. That costs one listing per prefix
+// (one level, so at most allocations/ and assets/), run a few at a time. The
+// listing is not stopped early with an error: the metrics wrapper would
+// count each one as a failed operation.
 func (s *Store) ListClusters(ctx context.Context) (ClusterList, error) {
 	ids, err := s.Clusters(ctx)
 	if err != nil {
@@ -397,11 +396,11 @@ func (s *Store) ListClusters(ctx context.Context) (ClusterList, error) {
 	for i, id := range ids {
 		g.Go(func() error {
 			dir := rootPrefix + "/" + id + "/" + parquetDir + "/"
-			err := s.bkt.Iter(gctx, dir, func(string) error { return errFound })
-			switch {
-			case errors.Is(err, errFound):
+			err := s.bkt.Iter(gctx, dir, func(string) error {
 				ours[i] = true
-			case err != nil:
+				return nil
+			})
+			if err != nil {
 				return fmt.Errorf("list %s: %w", dir, err)
 			}
 			return nil
