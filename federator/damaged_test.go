@@ -2,8 +2,10 @@ package federator
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -198,4 +200,35 @@ func TestFederatorDamageStaysUntilTheIndexListsTheWindow(t *testing.T) {
 	rep, err = f.RunOnce(ctx)
 	require.NoError(t, err)
 	require.Zero(t, rep.Merged[store.Daily])
+}
+
+// Issue 16 item 8: a prefix with only Kubecost's etl/bingen tree is not a
+// cluster: it is named once in the log (again only when the set changes),
+// listed in the report as ignored, and never stale or damaged.
+func TestFederatorIgnoresForeignPrefixes(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 5, 1))
+	require.NoError(t, mem.Upload(ctx, "federated/legacy/etl/bingen/allocations/1d/1704585600-1704672000", strings.NewReader("bingen")))
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	f := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test", Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return dayWindow(0).End.Add(time.Hour) }})
+	for range 2 {
+		rep, err := f.RunOnce(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"federated/legacy/"}, rep.Ignored)
+		require.Len(t, rep.Clusters, 1)
+		require.Equal(t, "a", rep.Clusters[0].Cluster)
+		require.False(t, rep.Clusters[0].Stale)
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), "ignoring prefixes"), logs.String())
+	require.Zero(t, testutil.ToFloat64(f.metrics.stale))
+
+	require.NoError(t, mem.Upload(ctx, "federated/old-b/etl/bingen/allocations/1d/1704585600-1704672000", strings.NewReader("bingen")))
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"federated/legacy/", "federated/old-b/"}, rep.Ignored)
+	require.Equal(t, 2, strings.Count(logs.String(), "ignoring prefixes"), "a new foreign prefix is noted")
 }

@@ -64,6 +64,8 @@ type Federator struct {
 	mu   sync.Mutex
 	last Report
 	halt *HaltError // set by the first pass that halts; see HaltError
+	// foreign are the prefixes the last pass ignored (noteForeign).
+	foreign []string
 	// lastExpired is Report.LastExpired, carried from pass to pass.
 	lastExpired map[store.Resolution]ExpiredSpan
 }
@@ -111,6 +113,10 @@ type Report struct {
 	// LastExpired is, per resolution, the last expiry this federator made
 	// (in this pass or an earlier one since it started).
 	LastExpired map[store.Resolution]ExpiredSpan `json:"lastExpired,omitempty"`
+	// Ignored are the prefixes under federated/ that hold nothing costfed
+	// writes (no index, no block under etl/parquet/), such as Kubecost's
+	// etl/bingen tree: not clusters, so never stale or damaged.
+	Ignored []string `json:"ignored,omitempty"`
 	// Halted is set when the federator is halted (see HaltError): the
 	// reason and how to proceed.
 	Halted string `json:"halted,omitempty"`
@@ -185,12 +191,13 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 		return f.LastReport(), h
 	}
 	rep := Report{Started: start, Merged: map[store.Resolution]int{}, Expired: map[store.Resolution]int{}}
-	all, err := f.st.Clusters(ctx)
+	list, err := f.st.ListClusters(ctx)
 	if err != nil {
 		return f.finish(rep, start, err)
 	}
+	rep.Ignored = f.noteForeign(list.Foreign)
 	var clusters []string
-	for _, c := range all {
+	for _, c := range list.Clusters {
 		if f.opts.Allowed(c) {
 			clusters = append(clusters, c)
 		}
@@ -227,6 +234,28 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 		rep.Clusters = append(rep.Clusters, *st)
 	}
 	return f.finish(rep, start, errors.Join(errs...))
+}
+
+// noteForeign logs the prefixes under federated/ that are not costfed
+// clusters (a Kubecost etl/bingen tree) once, and again only when they
+// change, and returns their key prefixes for the report.
+func (f *Federator) noteForeign(ids []string) []string {
+	prefixes := make([]string, 0, len(ids))
+	for _, id := range ids {
+		prefixes = append(prefixes, store.ForeignPrefix(id))
+	}
+	f.mu.Lock()
+	changed := !slices.Equal(f.foreign, prefixes)
+	f.foreign = prefixes
+	f.mu.Unlock()
+	if changed && len(prefixes) > 0 {
+		f.logger.Info("ignoring prefixes without a costfed index or blocks (not costfed clusters, e.g. Kubecost's etl/bingen)",
+			"prefixes", strings.Join(prefixes, ","), "count", len(prefixes))
+	}
+	if len(prefixes) == 0 {
+		return nil
+	}
+	return prefixes
 }
 
 // halted returns the halt of an earlier pass, if any.

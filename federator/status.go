@@ -15,6 +15,9 @@ type Coverage struct {
 	Combined []ResolutionCoverage `json:"combined"`
 	// CombinedAssets describes the combined store's asset prefixes.
 	CombinedAssets []ResolutionCoverage `json:"combinedAssets,omitempty"`
+	// Ignored are the prefixes under federated/ that are not costfed
+	// clusters (nothing under etl/parquet/, e.g. Kubecost's etl/bingen).
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // ClusterCoverage is one cluster's blocks.
@@ -84,11 +87,15 @@ type Gap struct {
 // ReadCoverage reads every cluster's indexes and the combined indexes. An
 // unreadable index is reported on its cluster, not returned as an error.
 func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfter time.Duration) (Coverage, error) {
-	clusters, err := st.Clusters(ctx)
+	list, err := st.ListClusters(ctx)
 	if err != nil {
 		return Coverage{}, fmt.Errorf("read coverage: %w", err)
 	}
+	clusters := list.Clusters
 	var cov Coverage
+	for _, id := range list.Foreign {
+		cov.Ignored = append(cov.Ignored, store.ForeignPrefix(id))
+	}
 	combined := map[store.Resolution]store.Index{}
 	for _, res := range store.Resolutions {
 		ix, err := st.ReadIndex(ctx, store.CombinedID, res)

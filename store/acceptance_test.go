@@ -12,12 +12,14 @@ import (
 	"time"
 
 	gokitlog "github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/filesystem"
 	"github.com/thanos-io/objstore/providers/s3"
 
 	"github.com/costfed/costfed/allocation"
+	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/internal/testinfra"
 )
 
@@ -208,4 +210,76 @@ func mustEncode(t *testing.T, b Block) []byte {
 	data, err := EncodeBlock(b)
 	require.NoError(t, err)
 	return data
+}
+
+// Issue 16 item 8: a prefix holding only Kubecost's etl/bingen tree is
+// foreign, not a cluster; a prefix with blocks and no index is a (damaged)
+// cluster, as is one whose index lists nothing.
+func TestListClustersSortsOutForeignPrefixes(t *testing.T) {
+	ctx := context.Background()
+	forEachBucket(t, func(t *testing.T, bkt objstore.Bucket) {
+		st := New(bkt, Options{})
+		_, err := st.Commit(ctx, []Block{testBlock("cluster-a", 5, 1)}, CommitOptions{})
+		require.NoError(t, err)
+		orphan := testBlock("cluster-d", 5, 2)
+		require.NoError(t, bkt.Upload(ctx, orphan.Meta.Ref().Key(), strings.NewReader(string(mustEncode(t, orphan)))))
+		require.NoError(t, st.WriteIndex(ctx, Index{Cluster: "cluster-e", Resolution: Hourly}))
+		for _, key := range []string{
+			"federated/legacy/etl/bingen/allocations/1d/1704585600-1704672000",
+			"federated/legacy/etl/bingen/assets/1h/1704585600-1704589200",
+			"federated/old-b/etl/bingen/allocations/1d/1704585600-1704672000",
+		} {
+			require.NoError(t, bkt.Upload(ctx, key, strings.NewReader("kubecost bingen")))
+		}
+
+		l, err := st.ListClusters(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"cluster-a", "cluster-d", "cluster-e"}, l.Clusters)
+		require.Equal(t, []string{"legacy", "old-b"}, l.Foreign)
+		require.Equal(t, "federated/legacy/", ForeignPrefix("legacy"))
+
+		all, err := st.Clusters(ctx)
+		require.NoError(t, err)
+		require.Len(t, all, 5, "Clusters lists every prefix")
+	})
+}
+
+// ListClusters counts no failed bucket operation (objstore's metrics
+// wrapper counts an iteration stopped by an error as one).
+func TestListClustersCountsNoFailures(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.NewFilesystemStore(t.TempDir(), "")
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	bkt, err := NewBucket(ctx, nil, cfg, reg)
+	require.NoError(t, err)
+	st := New(bkt, Options{})
+	_, err = st.Commit(ctx, []Block{testBlock("cluster-a", 5, 1)}, CommitOptions{})
+	require.NoError(t, err)
+	require.NoError(t, bkt.Upload(ctx, "federated/legacy/etl/bingen/allocations/1d/1704585600-1704672000", strings.NewReader("bingen")))
+	l, err := st.ListClusters(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ClusterList{Clusters: []string{"cluster-a"}, Foreign: []string{"legacy"}}, l)
+	require.Zero(t, iterFailures(t, reg))
+}
+
+// iterFailures is objstore's count of failed iterations in reg.
+func iterFailures(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "objstore_bucket_operation_failures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "operation" && lp.GetValue() == "iter" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatal(`no objstore_bucket_operation_failures_total{operation="iter"}`)
+	return 0
 }

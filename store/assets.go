@@ -58,7 +58,7 @@ func ParsePipelines(s string) ([]Pipeline, error) {
 }
 
 const (
-	assetsDir    = "etl/parquet/assets"
+	assetsDir    = parquetDir + "/assets"
 	metaPipeline = "costfed.pipeline"
 )
 

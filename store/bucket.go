@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thanos-io/objstore"
@@ -30,17 +32,24 @@ const bucketComponent = "costfed"
 //
 // S3 and GCS constructors only build a client; Azure, with its default
 // storage_create_container: true, checks (and creates) the container on the way.
+//
+// Options add to the providers' HTTP clients (WithUserAgent).
+//
 // Errors never carry credentials: provider messages are scrubbed of the config's
 // secret values. Registering metrics twice in one registry is an error, not a
 // panic; give each bucket its own registry or wrap reg with a label.
-func NewBucket(ctx context.Context, logger *slog.Logger, cfg config.Store, reg prometheus.Registerer) (objstore.Bucket, error) {
+func NewBucket(ctx context.Context, logger *slog.Logger, cfg config.Store, reg prometheus.Registerer, opts ...BucketOption) (objstore.Bucket, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("validate store config: %w", err)
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	bkt, err := newProviderBucket(ctx, kitLogger{logger.With("component", "objstore")}, cfg)
+	var o bucketOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	bkt, err := newProviderBucket(ctx, kitLogger{logger.With("component", "objstore")}, cfg, o.wrapTransport())
 	if err != nil {
 		return nil, scrubbed(cfg, fmt.Errorf("create %s bucket %s: %w", cfg.Type, cfg.Location(), err))
 	}
@@ -58,18 +67,67 @@ func NewBucket(ctx context.Context, logger *slog.Logger, cfg config.Store, reg p
 	return instrumented, nil
 }
 
-func newProviderBucket(ctx context.Context, logger kitLogger, cfg config.Store) (objstore.Bucket, error) {
+// BucketOption tunes NewBucket.
+type BucketOption func(*bucketOptions)
+
+type bucketOptions struct {
+	userAgent string
+}
+
+// WithUserAgent puts ua (costfed/<version>) first in the User-Agent of every
+// request the S3, GCS and Azure clients send, ahead of the client library's
+// own tokens, so server access logs and CloudTrail name costfed and its
+// version. No request signature covers User-Agent (SigV4 and V2 leave it
+// out, as do Azure shared keys and GCS tokens), so setting it after the
+// client signed is safe.
+func WithUserAgent(ua string) BucketOption {
+	return func(o *bucketOptions) { o.userAgent = ua }
+}
+
+// wrapTransport is the providers' wrapRoundtripper hook for the options; nil
+// when there is nothing to wrap.
+func (o bucketOptions) wrapTransport() func(http.RoundTripper) http.RoundTripper {
+	if o.userAgent == "" {
+		return nil
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		return userAgentTransport{userAgent: o.userAgent, next: next}
+	}
+}
+
+// userAgentTransport prefixes each request's User-Agent with userAgent.
+type userAgentTransport struct {
+	userAgent string
+	next      http.RoundTripper
+}
+
+func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cur := req.Header.Get("User-Agent")
+	if cur == t.userAgent || strings.HasPrefix(cur, t.userAgent+" ") {
+		return t.next.RoundTrip(req)
+	}
+	ua := t.userAgent
+	if cur != "" {
+		ua += " " + cur
+	}
+	// A RoundTripper must not change the caller's request.
+	r := req.Clone(req.Context())
+	r.Header.Set("User-Agent", ua)
+	return t.next.RoundTrip(r)
+}
+
+func newProviderBucket(ctx context.Context, logger kitLogger, cfg config.Store, wrap func(http.RoundTripper) http.RoundTripper) (objstore.Bucket, error) {
 	raw := cfg.ProviderConfig()
 	switch cfg.Type {
 	case config.StoreS3:
 		// From the typed config, not YAML: objstore's S3 parser shares
 		// s3.DefaultConfig's map between calls (see config.Store.S3Config).
 		c, _ := cfg.S3Config()
-		return s3.NewBucketWithConfig(logger, c, bucketComponent, nil)
+		return s3.NewBucketWithConfig(logger, c, bucketComponent, wrap)
 	case config.StoreGCS:
-		return gcs.NewBucket(ctx, logger, raw, bucketComponent, nil)
+		return gcs.NewBucket(ctx, logger, raw, bucketComponent, wrap)
 	case config.StoreAzure:
-		return azure.NewBucket(logger, raw, bucketComponent, nil)
+		return azure.NewBucket(logger, raw, bucketComponent, wrap)
 	case config.StoreFilesystem:
 		bkt, err := filesystem.NewBucketFromConfig(raw)
 		if err != nil {

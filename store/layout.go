@@ -57,9 +57,12 @@ const (
 	rootPrefix = "federated"
 	// allocationsDir follows Kubecost's federated ETL layout with "parquet" in
 	// place of "bingen", so operators find blocks where they expect them.
-	allocationsDir = "etl/parquet/allocations"
-	blockSuffix    = ".parquet"
-	indexName      = "index.json"
+	allocationsDir = parquetDir + "/allocations"
+	// parquetDir holds everything costfed writes for a cluster, allocations
+	// and assets; a prefix without it is not costfed's (see ListClusters).
+	parquetDir  = "etl/parquet"
+	blockSuffix = ".parquet"
+	indexName   = "index.json"
 )
 
 var clusterIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$`)

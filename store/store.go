@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/thanos-io/objstore"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/costfed/costfed/allocation"
 )
@@ -360,6 +361,67 @@ func (s *Store) Clusters(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ClusterList is federated/ split into costfed's cluster prefixes and the
+// foreign prefixes beside them.
+type ClusterList struct {
+	// Clusters hold something costfed writes under etl/parquet/: an index or
+	// a block, of allocations or assets (blocks without an index make a
+	// damaged cluster, not a foreign prefix).
+	Clusters []string
+	// Foreign prefixes hold nothing under etl/parquet/, such as the
+	// etl/bingen tree Kubecost's federated ETL writes under
+	// federated/<cluster>/. They are not costfed clusters: readers ignore
+	// them rather than report them as stale.
+	Foreign []string
+}
+
+// foreignCheckConcurrency bounds the listings ListClusters runs at once.
+const foreignCheckConcurrency = 16
+
+// ListClusters lists the cluster prefixes under federated/ as Clusters does,
+// and sorts out the foreign ones: a prefix is costfed's when it holds
+// anything under <prefix>/etl/parquet/. That costs one listing per prefix
+// (one level, so at most allocations/ and assets/), run a few at a time. The
+// listing is not stopped early with an error: the metrics wrapper would
+// count each one as a failed operation.
+func (s *Store) ListClusters(ctx context.Context) (ClusterList, error) {
+	ids, err := s.Clusters(ctx)
+	if err != nil {
+		return ClusterList{}, err
+	}
+	ours := make([]bool, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(foreignCheckConcurrency)
+	for i, id := range ids {
+		g.Go(func() error {
+			dir := rootPrefix + "/" + id + "/" + parquetDir + "/"
+			err := s.bkt.Iter(gctx, dir, func(string) error {
+				ours[i] = true
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("list %s: %w", dir, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return ClusterList{}, fmt.Errorf("list clusters under %s/: %w", rootPrefix, err)
+	}
+	var l ClusterList
+	for i, id := range ids {
+		if ours[i] {
+			l.Clusters = append(l.Clusters, id)
+		} else {
+			l.Foreign = append(l.Foreign, id)
+		}
+	}
+	return l, nil
+}
+
+// ForeignPrefix is the key prefix of a foreign prefix id from ClusterList.
+func ForeignPrefix(id string) string { return rootPrefix + "/" + id + "/" }
 
 // ListBlocks returns the blocks a cluster's prefix of one resolution holds,
 // by their keys alone, whether or not an index lists them. Objects that are

@@ -66,9 +66,9 @@ func setupAgent(ctx context.Context, e *env, cfgPath string, lf logFlags, concur
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadAgent(cfgPath, lookupEnvFrom(e))
+	cfg, err := loadConfig(ctx, func() (config.Agent, error) { return config.LoadAgent(cfgPath, lookupEnvFrom(e)) })
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	if cfg.Prometheus.Offline() && !offlineOK {
 		return nil, usagef("prometheus.tsdb_path is for backfill and rebuild: the agent builds windows as time passes, and a TSDB directory does not grow; set prometheus.url for the agent, or run `costfed backfill` or `costfed rebuild` with this config")

@@ -18,7 +18,7 @@ func httpConfig(cfg config.Agent) prom.HTTPConfig {
 	p := cfg.Prometheus
 	hc := prom.HTTPConfig{
 		URL:           p.URL,
-		UserAgent:     "costfed/" + version,
+		UserAgent:     userAgent(),
 		ClusterLabel:  p.ClusterLabel,
 		QueryTimeout:  time.Duration(p.QueryTimeout),
 		Concurrency:   p.Concurrency,

@@ -44,7 +44,7 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 	return usagef(`unknown subcommand %q: want "check"`, args[0])
 }
 
-func runConfigCheck(_ context.Context, e *env, args []string) error {
+func runConfigCheck(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "config check", configCheckUsage)
 	kind := fs.String("kind", "", "which config FILE is: store (federated-store.yaml), agent or federator; detected from its top-level keys when empty")
 	if err := parseFlags(fs, args); err != nil {
@@ -54,19 +54,34 @@ func runConfigCheck(_ context.Context, e *env, args []string) error {
 		return usagef("want exactly one FILE, got %d arguments (see costfed config check --help)", fs.NArg())
 	}
 	path := fs.Arg(0)
-	data, err := config.ReadFile(path) // over 1 MiB: one error, before parsing
-	if err != nil {
-		return usageError{fmt.Errorf("read config: %w", err)}
-	}
 	k := config.Kind(*kind)
 	switch k {
-	case "":
-		k = config.DetectKind(data)
-	case config.KindStore, config.KindAgent, config.KindFederator:
+	case "", config.KindStore, config.KindAgent, config.KindFederator:
 	default:
 		return usagef("--kind must be store, agent or federator, got %q", *kind)
 	}
-	out, err := config.Check(k, path, lookupEnvFrom(e))
+	// The file may be a FIFO or /dev/stdin, which nothing may ever write:
+	// reading it takes no context, so it must not hold up a SIGTERM.
+	var out []byte
+	var readErr error
+	finished, err := interruptible(ctx, func() error {
+		data, err := config.ReadFile(path) // over 1 MiB: one error, before parsing
+		if err != nil {
+			readErr = fmt.Errorf("read config: %w", err)
+			return readErr
+		}
+		if k == "" {
+			k = config.DetectKind(data)
+		}
+		out, err = config.Check(k, path, lookupEnvFrom(e))
+		return err
+	})
+	switch {
+	case !finished:
+		return err
+	case readErr != nil:
+		return usageError{readErr}
+	}
 	if err != nil {
 		problems := config.Problems(err)
 		for _, p := range problems {

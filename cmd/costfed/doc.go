@@ -10,9 +10,15 @@
 //     --help goes to stdout.
 //   - Subcommands read the process only through env (streams and environment
 //     lookups), so tests run them in-process with run().
-//   - Long-running commands (agent, federator, serve) stop on SIGINT or
-//     SIGTERM and let a running pass or build finish within a grace period;
-//     commit-critical writes run on a detached, bounded context inside store.
+//   - Every command stops on SIGINT or SIGTERM (notifyContext). Services
+//     (agent, federator, serve, demo --serve) exit 0; the agent lets a
+//     running build finish within --shutdown-grace. A job cut short (backfill,
+//     rebuild, federator --once, query, status, repair, demo, simulate, config
+//     check) prints one "interrupted by SIGTERM" line and exits 128+signal
+//     (143; 130 for SIGINT). A second signal kills the process at once.
+//     Commit-critical writes run on a detached, bounded context inside store.
+//   - Bucket requests carry costfed/<version> first in their User-Agent, as
+//     Prometheus requests do; /metrics has costfed_build_info.
 //   - The agent starts serving /healthz, /readyz, /metrics and /status before
 //     it calls Prometheus, and keeps retrying a source that is down; backfill
 //     and rebuild fail at once instead. backfill and rebuild can read a TSDB

@@ -28,7 +28,7 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, logger, err := loadFederatorConfig(e, *cfgPath, lf)
+	cfg, logger, err := loadFederatorConfig(ctx, e, *cfgPath, lf)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // loadFederatorConfig is what federator and serve share: a required
 // --config, the logger, and federator.yaml loaded and validated.
-func loadFederatorConfig(e *env, path string, lf logFlags) (config.Federator, *slog.Logger, error) {
+func loadFederatorConfig(ctx context.Context, e *env, path string, lf logFlags) (config.Federator, *slog.Logger, error) {
 	if path == "" {
 		return config.Federator{}, nil, usagef("--config is required")
 	}
@@ -131,9 +131,9 @@ func loadFederatorConfig(e *env, path string, lf logFlags) (config.Federator, *s
 	if err != nil {
 		return config.Federator{}, nil, err
 	}
-	cfg, err := config.LoadFederator(path, lookupEnvFrom(e))
+	cfg, err := loadConfig(ctx, func() (config.Federator, error) { return config.LoadFederator(path, lookupEnvFrom(e)) })
 	if err != nil {
-		return config.Federator{}, nil, usageError{err}
+		return config.Federator{}, nil, err
 	}
 	return cfg, logger, nil
 }

@@ -74,14 +74,69 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
+// interrupted is the cancellation cause of main's context: the signal that
+// asked costfed to stop.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
+
+// Is makes the cause a context.Canceled, as signal.NotifyContext's is.
+func (i interrupted) Is(target error) bool { return target == context.Canceled }
+
+// exitCode is the shell's status for a process ended by the signal: 128+n.
+func (i interrupted) exitCode() int { return 128 + int(i.sig) }
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+// notifyContext is cancelled, with an interrupted cause, by the first SIGINT
+// or SIGTERM. Every command stops on it: services shut down and exit 0, jobs
+// stop where they are and exit 128+signal (see run). The handler is removed
+// at the first signal, so a second one kills the process at once (the way
+// out of an agent's --shutdown-grace, or of a read that cannot be
+// interrupted).
+func notifyContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			sig, _ := s.(syscall.Signal)
+			cancel(interrupted{sig})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(context.Canceled)
+	}
+}
+
+// interruption returns the signal that cancelled ctx, if one did.
+func interruption(ctx context.Context) (interrupted, bool) {
+	var i interrupted
+	ok := errors.As(context.Cause(ctx), &i)
+	return i, ok
+}
+
 // run dispatches to a subcommand and maps its error to an exit status:
-// 0 success, 1 failure, 2 usage or config error.
+// 0 success, 1 failure, 2 usage or config error, 128+n a job stopped by
+// signal n (130 SIGINT, 143 SIGTERM) when ctx is notifyContext's.
 func run(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stdout)
@@ -95,11 +150,18 @@ func run(ctx context.Context, e *env, args []string) int {
 			continue
 		}
 		err := c.run(ctx, e, args[1:])
+		sig, stopped := interruption(ctx)
 		switch {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case stopped:
+			// A job cut short: one line, and the status a shell gives a
+			// process the signal ended, so scripts and Jobs see it did
+			// not finish.
+			fmt.Fprintf(e.stderr, "costfed %s: %v before it finished (%v)\n", c.name, sig, err)
+			return sig.exitCode()
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(e.stderr, "costfed %s: %v\n", c.name, err)
 			return 2
@@ -204,4 +266,40 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "costfed %s\n", version)
 	return nil
+}
+
+// loadConfig runs a config loader through interruptible, so a config file
+// that is a FIFO nobody writes cannot hold up a SIGTERM. A load error is a
+// usage error; an interruption is returned as it is.
+func loadConfig[T any](ctx context.Context, load func() (T, error)) (T, error) {
+	var cfg T
+	var loadErr error
+	finished, err := interruptible(ctx, func() error {
+		cfg, loadErr = load()
+		return nil
+	})
+	if !finished {
+		var zero T
+		return zero, err
+	}
+	if loadErr != nil {
+		return cfg, usageError{loadErr}
+	}
+	return cfg, nil
+}
+
+// interruptible runs f and returns true and its error, or false and ctx's
+// cause as soon as ctx is done, leaving f to finish in the background (the caller then
+// must not touch what f writes). It is for the few blocking calls that take
+// no context, such as reading a config file that is a FIFO or /dev/stdin, in
+// a process about to exit.
+func interruptible(ctx context.Context, f func() error) (finished bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return true, err
+	case <-ctx.Done():
+		return false, context.Cause(ctx)
+	}
 }

@@ -55,9 +55,9 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	storeCfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
+	storeCfg, err := loadConfig(ctx, func() (config.Store, error) { return config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e)) })
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if dir, missing := missingStoreDir(storeCfg); missing {
 		return fmt.Errorf("store directory %s does not exist: nothing to repair (check --store, or the directory in the store config)", dir)
@@ -71,10 +71,15 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 
 	clusters := []string{*cluster}
 	if *all {
-		if clusters, err = st.Clusters(ctx); err != nil {
+		list, err := st.ListClusters(ctx)
+		if err != nil {
 			return err
 		}
-		clusters = append(clusters, store.CombinedID)
+		if len(list.Foreign) > 0 {
+			// Nothing of costfed's to repair there (Kubecost's etl/bingen).
+			fmt.Fprintf(e.stdout, "ignored %d prefix(es) without a costfed index or blocks: %s\n", len(list.Foreign), strings.Join(foreignPrefixes(list.Foreign), ", "))
+		}
+		clusters = append(list.Clusters, store.CombinedID)
 	}
 	var failed []error
 	written, setAside := 0, 0
@@ -146,4 +151,13 @@ func printRepair(w io.Writer, rep store.RepairReport, dryRun bool) {
 	for _, name := range rep.Ignored {
 		fmt.Fprintf(w, "  ignored %s: not a block\n", name)
 	}
+}
+
+// foreignPrefixes returns the key prefixes of ListClusters' foreign ids.
+func foreignPrefixes(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, store.ForeignPrefix(id))
+	}
+	return out
 }

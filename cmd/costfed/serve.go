@@ -35,7 +35,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, logger, err := loadFederatorConfig(e, *cfgPath, lf)
+	cfg, logger, err := loadFederatorConfig(ctx, e, *cfgPath, lf)
 	if err != nil {
 		return err
 	}

@@ -70,16 +70,20 @@ func buildInfo() prometheus.Collector {
 // openBucket loads the store config at path (the embedded FILESYSTEM ./data
 // default when empty) and builds its bucket. Config problems are usage errors.
 func openBucket(ctx context.Context, e *env, logger *slog.Logger, path string, reg prometheus.Registerer) (objstore.Bucket, error) {
-	cfg, err := config.LoadStoreOrDefault(path, lookupEnvFrom(e))
+	cfg, err := loadConfig(ctx, func() (config.Store, error) { return config.LoadStoreOrDefault(path, lookupEnvFrom(e)) })
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	bkt, err := store.NewBucket(ctx, logger, cfg, reg)
+	bkt, err := store.NewBucket(ctx, logger, cfg, reg, store.WithUserAgent(userAgent()))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return bkt, nil
 }
+
+// userAgent is the User-Agent of costfed's requests to Prometheus and object
+// stores: costfed/<version>.
+func userAgent() string { return "costfed/" + version }
 
 // runningServer is an HTTP server started by startHTTP.
 type runningServer struct {

@@ -43,7 +43,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	var fedCfg *config.Federator
 	if *fedPath != "" {
-		cfg, _, err := loadFederatorConfig(e, *fedPath, lf)
+		cfg, _, err := loadFederatorConfig(ctx, e, *fedPath, lf)
 		if err != nil {
 			return err
 		}
@@ -52,9 +52,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			*storePath = cfg.Store
 		}
 	}
-	storeCfg, err := config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e))
+	storeCfg, err := loadConfig(ctx, func() (config.Store, error) { return config.LoadStoreOrDefault(*storePath, lookupEnvFrom(e)) })
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if dir, missing := missingStoreDir(storeCfg); missing {
 		// An empty table would read as "no clusters yet"; a wrong path
@@ -166,6 +166,10 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
 	}
 	_ = tw.Flush()
+	if len(cov.Ignored) > 0 {
+		fmt.Fprintf(w, "\nIgnored %d prefix(es) without a costfed index or blocks (not costfed clusters, e.g. Kubecost's etl/bingen): %s\n",
+			len(cov.Ignored), strings.Join(cov.Ignored, ", "))
+	}
 }
 
 func fmtTime(t time.Time) string {
