@@ -46,6 +46,7 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 		Force:          *force,
 		StaleAfter:     time.Duration(cfg.StaleAfter),
 		Version:        version,
+		Now:            e.now,
 		Logger:         logger,
 		Registerer:     reg,
 	})
