@@ -59,6 +59,7 @@ func TestKill9Converges(t *testing.T) {
 type killRig struct {
 	bin, dir   string
 	from, to   string
+	end        time.Time // the simulated data's end
 	now        time.Time
 	agentPaths func(storeYAML string) string
 }
@@ -75,7 +76,7 @@ func newKillRig(t *testing.T) *killRig {
 	cfg.Start = cfg.End.Add(-3 * time.Hour)
 	fleet := simtest.Fleet(t, cfg)
 	tsdb := simtest.TSDB(t, fleet)
-	k := &killRig{bin: bin, dir: dir, from: cfg.Start.Format(time.RFC3339), to: cfg.End.Format(time.RFC3339), now: cfg.End.Add(time.Hour)}
+	k := &killRig{bin: bin, dir: dir, end: cfg.End, from: cfg.Start.Format(time.RFC3339), to: cfg.End.Format(time.RFC3339), now: cfg.End.Add(time.Hour)}
 	n := 0
 	k.agentPaths = func(storeYAML string) string {
 		n++
@@ -178,10 +179,10 @@ func copyObjects(t *testing.T, dst objstore.Bucket, src map[string][]byte) {
 
 // runBin runs the binary with the clock pinned and extra environment;
 // killed reports whether it died of SIGKILL.
-func (k *killRig) runBin(t *testing.T, env []string, args ...string) (code int, killed bool, out string) {
+func (k *killRig) runBin(t *testing.T, now time.Time, env []string, args ...string) (code int, killed bool, out string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), k.bin, args...)
-	cmd.Env = append(os.Environ(), append(env, envTestNow+"="+k.now.Format(time.RFC3339))...)
+	cmd.Env = append(os.Environ(), append(env, envTestNow+"="+now.Format(time.RFC3339))...)
 	b, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -236,34 +237,54 @@ func (k *killRig) converge(t *testing.T, be killBackend) {
 	// The agent, uninterrupted.
 	logPath := filepath.Join(t.TempDir(), "writes")
 	path, bkt := be.fresh(t)
-	code, _, out := k.runBin(t, []string{envTestWriteLog + "=" + logPath}, backfill(path)...)
+	code, _, out := k.runBin(t, k.now, []string{envTestWriteLog + "=" + logPath}, backfill(path)...)
 	require.Equal(t, 0, code, out)
 	agentWrites := writes(t, logPath)
 	agentRef := snapshot(t, bkt)
 	require.NotEmpty(t, agentRef)
 
 	// The federator, uninterrupted, over the agents' objects.
-	fedYAML := func(storeYAML string) string {
-		p := storeYAML + ".federator.yaml"
-		require.NoError(t, os.WriteFile(p, []byte("store: "+storeYAML+"\n"), 0o600))
-		return p
+	federate := func(extra string) func(storeYAML string) []string {
+		return func(storeYAML string) []string {
+			p := storeYAML + ".federator.yaml"
+			require.NoError(t, os.WriteFile(p, []byte("store: "+storeYAML+"\n"+extra), 0o600))
+			return []string{"federator", "--once", "--config", p}
+		}
 	}
-	logPath = filepath.Join(t.TempDir(), "writes")
-	path, bkt = be.fresh(t)
-	copyObjects(t, bkt, agentRef)
-	code, _, out = k.runBin(t, []string{envTestWriteLog + "=" + logPath}, "federator", "--once", "--config", fedYAML(path))
-	require.Equal(t, 0, code, out)
-	fedWrites := writes(t, logPath)
-	fedRef := snapshot(t, bkt)
+	// reference runs args uninterrupted on a fresh store holding base and
+	// returns its writes and the store it leaves.
+	reference := func(now time.Time, args func(storeYAML string) []string, base map[string][]byte) ([]string, map[string][]byte) {
+		logPath := filepath.Join(t.TempDir(), "writes")
+		path, bkt := be.fresh(t)
+		copyObjects(t, bkt, base)
+		code, _, out := k.runBin(t, now, []string{envTestWriteLog + "=" + logPath}, args(path)...)
+		require.Equal(t, 0, code, out)
+		return writes(t, logPath), snapshot(t, bkt)
+	}
+	fedWrites, fedRef := reference(k.now, federate(""), agentRef)
 	require.Greater(t, len(fedRef), len(agentRef), "the combined store was written")
 
-	check := func(t *testing.T, what string, p killPoint, total []string, args func(storeYAML string) []string, base, want map[string][]byte) {
+	// A second federator pass an hour later, after the agent rebuilt the
+	// last hour (new build time, so new bytes) and with a retention that
+	// expires the first hour: replacements and expiry, deletes included.
+	later := k.now.Add(time.Hour)
+	path2, bkt2 := be.fresh(t)
+	copyObjects(t, bkt2, fedRef)
+	code, _, out = k.runBin(t, later, nil, "rebuild", "--config", k.agentPaths(path2), "--resolution", "1h", "--concurrency", "1",
+		"--from", k.end.Add(-time.Hour).Format(time.RFC3339), "--to", k.end.Format(time.RFC3339))
+	require.Equal(t, 0, code, out)
+	secondBase := snapshot(t, bkt2)
+	second := federate("retention:\n  1h: 4h\n")
+	secondWrites, secondRef := reference(later, second, secondBase)
+	require.Contains(t, strings.Join(secondWrites, "\n"), " delete ", "the second pass expires a window")
+
+	check := func(t *testing.T, now time.Time, what string, p killPoint, total []string, args func(storeYAML string) []string, base, want map[string][]byte) {
 		t.Helper()
 		path, bkt := be.fresh(t)
 		copyObjects(t, bkt, base)
-		code, killed, out := k.runBin(t, []string{envTestCrashWrite + "=" + p.String()}, args(path)...)
+		code, killed, out := k.runBin(t, now, []string{envTestCrashWrite + "=" + p.String()}, args(path)...)
 		require.True(t, killed, "%s killed at write %s (%s) was not killed: status %d\n%s", what, p, total[p.n-1], code, out)
-		code, _, out = k.runBin(t, nil, args(path)...)
+		code, _, out = k.runBin(t, now, nil, args(path)...)
 		require.Equal(t, 0, code, "%s rerun after a kill at write %s (%s):\n%s", what, p, total[p.n-1], out)
 		got := snapshot(t, bkt)
 		for name := range want {
@@ -287,16 +308,18 @@ func (k *killRig) converge(t *testing.T, be killBackend) {
 	}
 	agentPoints := killPoints(len(agentWrites), agentStep, all)
 	for _, p := range agentPoints {
-		check(t, "backfill", p, agentWrites, backfill, nil, agentRef)
+		check(t, k.now, "backfill", p, agentWrites, backfill, nil, agentRef)
 	}
 	fedPoints := killPoints(len(fedWrites), 1, all)
 	for _, p := range fedPoints {
-		check(t, "federator", p, fedWrites, func(storeYAML string) []string {
-			return []string{"federator", "--once", "--config", fedYAML(storeYAML)}
-		}, agentRef, fedRef)
+		check(t, k.now, "federator", p, fedWrites, federate(""), agentRef, fedRef)
+	}
+	secondPoints := killPoints(len(secondWrites), 1, all)
+	for _, p := range secondPoints {
+		check(t, later, "second federator pass", p, secondWrites, second, secondBase, secondRef)
 	}
 	kinds := map[string]int{}
-	for _, w := range append(agentWrites, fedWrites...) {
+	for _, w := range append(append(agentWrites, fedWrites...), secondWrites...) {
 		kinds[strings.Fields(w)[1]]++
 	}
 	var ks []string
@@ -304,6 +327,6 @@ func (k *killRig) converge(t *testing.T, be killBackend) {
 		ks = append(ks, fmt.Sprintf("%d %s", n, kind))
 	}
 	sort.Strings(ks)
-	t.Logf("backfill: %d writes, killed at %d points; federator: %d writes, killed at %d points (%s); %d temporary files left by killed uploads; every rerun converged byte for byte (%s)",
-		len(agentWrites), len(agentPoints), len(fedWrites), len(fedPoints), strings.Join(ks, ", "), be.temps(), time.Since(started).Round(time.Millisecond))
+	t.Logf("backfill: %d writes, killed at %d points; federator: %d writes, killed at %d points; second pass: %d writes, killed at %d points (%s); %d temporary files left by killed uploads; every rerun converged byte for byte (%s)",
+		len(agentWrites), len(agentPoints), len(fedWrites), len(fedPoints), len(secondWrites), len(secondPoints), strings.Join(ks, ", "), be.temps(), time.Since(started).Round(time.Millisecond))
 }
