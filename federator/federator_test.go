@@ -542,3 +542,53 @@ func TestFederatorRemergesDamagedCombinedBlock(t *testing.T) {
 		require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
 	})
 }
+
+// A cluster whose index cannot be read this pass (a transport error, not
+// damage) keeps its rows from the combined block; when that block is
+// damaged too, its rows are lost: the window is written incomplete with
+// DamagePreviousLost in b's lineage, and merged whole once b's index reads.
+func TestFederatorDamagedCombinedBlockLosesCarriedRows(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	failB := false
+	bIndex := store.IndexKey("b", store.Daily)
+	fb := faultbucket.New(mem, func(c faultbucket.Call) faultbucket.Fault {
+		if failB && c.Op == faultbucket.OpGet && c.Name == bIndex {
+			return faultbucket.Before
+		}
+		return faultbucket.None
+	})
+	st := store.New(fb, store.Options{})
+	commit(t, st, clusterBlock("a", 0, 30, 1))
+	commit(t, st, clusterBlock("b", 0, 25, 3))
+	_, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	want := snapshot(t, mem, "federated/combined/")
+	key := store.BlockKey(store.CombinedID, store.Daily, dayWindow(0))
+
+	failB = true
+	require.NoError(t, mem.Upload(ctx, key, strings.NewReader(want[key][:len(want[key])/2])))
+	rep, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err, "an unreadable cluster index is reported on the cluster")
+	require.NotEmpty(t, rep.Clusters[1].IndexError)
+	require.Len(t, rep.DamagedCombined, 1)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Equal(t, unionRows(t, st, []string{"a"}, 0), combinedRows(t, st, 0))
+	ix, err := st.ReadIndex(ctx, store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	e, _ := ix.Find(dayWindow(0).Start)
+	require.False(t, e.Complete)
+	src, ok := findSource(e.Sources, "b")
+	require.True(t, ok)
+	require.Equal(t, DamagePreviousLost, src.Reason)
+
+	// Stable while b's index stays unreadable; whole once it reads.
+	rep, err = newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Zero(t, rep.Merged[store.Daily])
+	failB = false
+	rep, err = newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Merged[store.Daily])
+	require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
+}

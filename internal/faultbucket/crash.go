@@ -39,9 +39,9 @@ func (w When) String() string {
 // ParseCrashPoint parses "N", "N:before", "N:mid" or "N:after" (N ≥ 1, the
 // write to die at, counted from 1; the default is after).
 func ParseCrashPoint(s string) (n int, w When, err error) {
-	num, when, _ := strings.Cut(strings.TrimSpace(s), ":")
+	num, when, cut := strings.Cut(strings.TrimSpace(s), ":")
 	n, err = strconv.Atoi(num)
-	if err != nil || n < 1 {
+	if err != nil || n < 1 || (cut && when == "") {
 		return 0, 0, fmt.Errorf("crash point %q: want N[:before|mid|after] with N ≥ 1", s)
 	}
 	switch when {
@@ -99,8 +99,8 @@ func (c *Crasher) Upload(ctx context.Context, name string, r io.Reader, opts ...
 		r = &killingReader{r: r, size: size, left: size / 2, kill: c.Kill}
 	}
 	err := c.Bucket.Upload(ctx, name, r, opts...)
-	if die {
-		c.Kill()
+	if die && c.When != KillBefore {
+		c.Kill() // after it, or a mid-body kill the upload never reached
 	}
 	return err
 }
@@ -112,7 +112,7 @@ func (c *Crasher) Delete(ctx context.Context, name string) error {
 		c.Kill()
 	}
 	err := c.Bucket.Delete(ctx, name)
-	if die {
+	if die && c.When == KillAfter {
 		c.Kill()
 	}
 	return err
