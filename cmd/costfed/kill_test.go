@@ -34,14 +34,18 @@ import (
 // is pinned (COSTFED_TEST_NOW), so build times are equal, and nothing else
 // in a block or index depends on time. Temporary files a FILESYSTEM upload
 // killed halfway leaves are not objects (listings skip them); they are
-// counted, not compared. The federator is killed at every write of its run,
-// the agent at a sample spread over its run, each point with one of the
-// three kill points in turn (COSTFED_TEST_KILL_ALL=1: every write of both,
-// at all three). It runs on FILESYSTEM and on
-// versitygw (skipped without the binary, failing under CI=true).
+// counted, not compared. Three runs are killed: the backfill (three hours
+// of two clusters, allocations and assets, 1h and 1d) at a sample spread
+// over its writes; the federator's first pass at every write; and a second
+// pass an hour later, after the agent rebuilt the last hour and with a
+// retention that expires the first (block replacements, index rewrites and
+// deletes), at every write. Each write gets one of the three kill points in
+// turn (COSTFED_TEST_KILL_ALL=1: every write of all three runs, at all three
+// points; minutes). It runs on FILESYSTEM and on versitygw (skipped
+// without the binary, failing under CI=true), in about 50-90 s.
 func TestKill9Converges(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs it a few hundred times")
+		t.Skip("builds the binary and runs it about a hundred and fifty times")
 	}
 	k := newKillRig(t)
 	// In parallel: the runs wait on fsync and the network more than on CPU.
