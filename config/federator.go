@@ -22,7 +22,10 @@ type Federator struct {
 	ListenAddress string `yaml:"listen_address"`
 	// StaleAfter marks a cluster stale when its newest block is older.
 	StaleAfter Duration `yaml:"stale_after"`
-	Server     Server   `yaml:"server"`
+	// CheckCombined is how each pass verifies the combined blocks before
+	// planning, so a damaged one is merged again: size, digest or none.
+	CheckCombined string `yaml:"check_combined"`
+	Server        Server `yaml:"server"`
 
 	src *source
 }
@@ -55,6 +58,18 @@ type Retention struct {
 	MaxExpireShare float64 `yaml:"max_expire_share"`
 }
 
+// Values of check_combined.
+const (
+	// CheckSize compares each combined block's size with the index: one
+	// attributes (HEAD) call a window a pass.
+	CheckSize = "size"
+	// CheckDigest downloads each combined block and compares its SHA-256:
+	// the whole combined store read on every pass.
+	CheckDigest = "digest"
+	// CheckNone trusts the combined index.
+	CheckNone = "none"
+)
+
 // DefaultMaxExpireShare is retention.max_expire_share's default.
 const DefaultMaxExpireShare = 0.5
 
@@ -79,6 +94,7 @@ func DefaultFederator() Federator {
 		Retention:     Retention{Hourly: DefaultHourlyRetention, Daily: DefaultDailyRetention, MaxExpireShare: DefaultMaxExpireShare},
 		ListenAddress: ":9005",
 		StaleAfter:    Duration(3 * time.Hour),
+		CheckCombined: CheckSize,
 		Server: Server{
 			ListenAddress: ":9003",
 			CacheBytes:    256 << 20,
@@ -173,6 +189,9 @@ func (f Federator) Validate() error {
 	validateListen(p, "listen_address", f.ListenAddress)
 	if f.StaleAfter <= 0 {
 		p.addf("stale_after", "must be positive")
+	}
+	if !slices.Contains([]string{CheckSize, CheckDigest, CheckNone}, f.CheckCombined) {
+		p.addf("check_combined", "%q is not size, digest or none", f.CheckCombined)
 	}
 	s := f.Server
 	validateListen(p, "server.listen_address", s.ListenAddress)

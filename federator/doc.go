@@ -7,7 +7,8 @@
 // commits them through store.Commit, and expires combined windows past
 // retention through store.Expire. A pass where nothing changed reads only
 // index objects (and lists the prefix of a cluster whose index is empty or
-// unreadable) and writes nothing.
+// unreadable), checks the size of each combined block (one attributes call
+// a window; Options.CheckCombined) and writes nothing.
 //
 // Asset blocks (store.AssetBlock) are federated in the same pass, after
 // each resolution's allocation blocks, with the same Plan over the asset
@@ -38,6 +39,14 @@
 //     merged again; a combined block that fails verification is reported as
 //     quarantined, left out of the index, and its window merged again in the
 //     same pass. An index of a newer version is a halt, not rebuilt.
+//   - A combined block whose object is not what the combined index lists
+//     (missing, truncated, grown; with CheckDigest also a same-size change)
+//     is found before planning and its window merged again in the same pass
+//     (Report.DamagedCombined, costfed_federator_damaged_combined_blocks).
+//     Rows the block alone held (a cluster whose index does not list the
+//     window) are lost with it: the window is written incomplete and its
+//     lineage names the cluster and why (DamagePreviousLost, or the
+//     cluster's damage). Asset blocks are not checked yet.
 //   - Some failures are halts (*HaltError): an index of an unknown version, a
 //     merge that would erase data, or a pass that would expire more than
 //     retention.max_expire_share of a resolution. A halted federator stops
@@ -46,6 +55,6 @@
 //     bound.
 //   - Two processes writing one cluster id (duplicate producers) are reported
 //     when their blocks interleave, not prevented.
-//   - For assets, damage detection from listings and combined-index repair
-//     are not done yet; retention expiry is.
+//   - For assets, damage detection from listings, combined-index repair and
+//     the combined block check are not done yet; retention expiry is.
 package federator

@@ -38,8 +38,17 @@ type Options struct {
 	// StaleAfter marks a cluster stale when its newest block was built longer
 	// ago (default 3h).
 	StaleAfter time.Duration
-	// IndexConcurrency bounds parallel index reads (default 16).
+	// IndexConcurrency bounds parallel index reads and combined block
+	// checks (default 16).
 	IndexConcurrency int
+	// CheckCombined is how a pass verifies the combined blocks its index
+	// lists before planning: store.CheckSize (the default: one attributes
+	// call per window, no download; finds missing, truncated and grown
+	// blocks) or store.CheckDigest (downloads every block: the bytes of the
+	// whole combined store on every pass). A window whose block fails is
+	// merged again. SkipCombinedCheck trusts the index (no call at all).
+	CheckCombined     store.CheckMode
+	SkipCombinedCheck bool
 	// Version is written as the combined blocks' producer version.
 	Version string
 	// Now is the clock; only retention and staleness read it.
@@ -110,6 +119,10 @@ type Report struct {
 	// RepairedIndexes are the combined index keys this pass found
 	// unreadable and rebuilt from the combined blocks.
 	RepairedIndexes []string `json:"repairedIndexes,omitempty"`
+	// DamagedCombined are the combined blocks this pass found missing,
+	// truncated or changed (not the content their index lists); their
+	// windows are merged again in the same pass.
+	DamagedCombined []Quarantined `json:"damagedCombined,omitempty"`
 	// LastExpired is, per resolution, the last expiry this federator made
 	// (in this pass or an earlier one since it started).
 	LastExpired map[store.Resolution]ExpiredSpan `json:"lastExpired,omitempty"`
@@ -314,14 +327,26 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 		}
 	}
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
+	repaired := false
 	if repairable(err) {
 		combined, err = f.repairCombined(ctx, res, err, rep)
+		repaired = true
 	}
 	if err != nil {
 		return fmt.Errorf("federate %s: %w", res, err)
 	}
 	retainFrom := f.retainFrom(res)
-	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
+	var errs []error
+	var damaged map[int64]string
+	if !repaired && !f.opts.SkipCombinedCheck {
+		// A rebuilt index was verified block by block just now.
+		var err error
+		damaged, err = f.checkCombined(ctx, res, combined, retainFrom, rep)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	plan, expired := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom, Damaged: damaged})
 	maxShare := f.opts.MaxExpireShare
 	if f.opts.Force {
 		maxShare = 0
@@ -338,7 +363,6 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 			res, fmtRetention(f.opts.Retention[res]), retainFrom.UTC().Format(time.RFC3339), len(expired), n, res, 100*float64(len(expired))/float64(n), 100*maxShare, store.ErrExpireShare)
 	}
 
-	var errs []error
 	for _, wp := range plan {
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
@@ -409,10 +433,56 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 	return rr.Index, nil
 }
 
+// checkCombined verifies the combined blocks the index lists (those
+// retention keeps) with Options.CheckCombined, in parallel, and returns the
+// damaged ones by window start with a short reason, reporting each in
+// rep.DamagedCombined. A block that cannot be checked (a transport error)
+// is not damaged; the errors are returned joined.
+func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, combined store.Index, retainFrom time.Time, rep *Report) (map[int64]string, error) {
+	retain := unixOrMin(retainFrom)
+	errs := make([]error, len(combined.Blocks))
+	var g errgroup.Group
+	g.SetLimit(f.opts.IndexConcurrency)
+	for i, e := range combined.Blocks {
+		if e.End <= retain {
+			continue
+		}
+		g.Go(func() error {
+			errs[i] = f.st.CheckBlock(ctx, store.CombinedID, res, e, f.opts.CheckCombined)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var damaged map[int64]string
+	var failed []error
+	for i, err := range errs {
+		var be *store.BlockError
+		switch {
+		case err == nil:
+		case errors.As(err, &be):
+			if damaged == nil {
+				damaged = map[int64]string{}
+			}
+			damaged[combined.Blocks[i].Start] = be.Reason.Error()
+			rep.DamagedCombined = append(rep.DamagedCombined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error(), cause: be.Reason})
+			f.logger.Warn("combined block damaged: merging its window again", "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "detail", be.Detail)
+		default:
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 0 {
+		return damaged, fmt.Errorf("federate %s: check combined blocks: %w", res, errors.Join(failed...))
+	}
+	return damaged, nil
+}
+
 // Reasons a cluster is damaged, recorded in the combined lineage.
 const (
 	DamageIndexMissing    = "index missing"
 	DamageIndexUnreadable = "index unreadable"
+	// DamagePreviousLost: the cluster's index did not list the window, and
+	// the combined block that kept its rows was found damaged.
+	DamagePreviousLost = "combined rows lost with a damaged combined block"
 )
 
 // readIndexes reads every cluster's index with bounded concurrency. A missing
@@ -523,7 +593,8 @@ func (f *Federator) mergeWindow(ctx context.Context, res store.Resolution, wp Wi
 		// No input with rows (all removed, quarantined or damaged).
 		out.Meta.BuildTime = time.Unix(wp.End, 0).UTC()
 	}
-	_, err := f.st.Commit(ctx, []store.Block{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0})
+	// A damaged block's rows are gone already: an empty merge may replace it.
+	_, err := f.st.Commit(ctx, []store.Block{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0 || wp.Rewrite, Rewrite: wp.Rewrite})
 	if err != nil {
 		return quarantined, fmt.Errorf("federate %s window %s: %w", res, w, err)
 	}
@@ -562,6 +633,21 @@ func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Inpu
 		return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256, Reason: q.short()}, false, time.Time{}, q, nil
 	}
 	pb, err := prev.get(ctx)
+	var lost *store.BlockError
+	if errors.As(err, &lost) {
+		// The combined block that held the cluster's rows is damaged too:
+		// they are lost until the cluster's index lists a readable block
+		// again. The window is incomplete and its lineage says why.
+		f.logger.Warn("previous combined block damaged: the cluster's rows it held are lost; the window is marked incomplete",
+			"cluster", in.Cluster, "resolution", string(res), "key", lost.Key, "reason", lost.Reason.Error())
+		switch {
+		case q != nil:
+			return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256, Reason: q.short()}, false, time.Time{}, q, nil
+		case in.Damage != "":
+			return nil, store.Source{Cluster: in.Cluster, Reason: in.Damage}, false, time.Time{}, nil, nil
+		}
+		return nil, store.Source{Cluster: in.Cluster, Reason: DamagePreviousLost}, false, time.Time{}, nil, nil
+	}
 	if err != nil {
 		return nil, store.Source{}, false, time.Time{}, q, fmt.Errorf("read previous combined block to keep %s's rows: %w", in.Cluster, err)
 	}

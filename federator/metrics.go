@@ -14,6 +14,7 @@ type metrics struct {
 	merged          *prometheus.CounterVec
 	expired         *prometheus.CounterVec
 	quarantined     prometheus.Gauge
+	damagedBlocks   prometheus.Gauge
 	clusters        prometheus.Gauge
 	stale           prometheus.Gauge
 	duplicateIDs    prometheus.Gauge
@@ -45,6 +46,9 @@ func newMetrics(reg prometheus.Registerer, resolutions []store.Resolution) *metr
 		}, []string{"resolution"}),
 		quarantined: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_quarantined_blocks", Help: "Input blocks the last pass could not read and set aside.",
+		}),
+		damagedBlocks: f.NewGauge(prometheus.GaugeOpts{
+			Name: "costfed_federator_damaged_combined_blocks", Help: "Combined blocks the last pass found missing, truncated or changed and merged again.",
 		}),
 		clusters: f.NewGauge(prometheus.GaugeOpts{
 			Name: "costfed_federator_clusters", Help: "Clusters federated by the last pass.",
@@ -94,6 +98,7 @@ func (m *metrics) observe(rep Report, err error) {
 		m.expired.WithLabelValues(string(res)).Add(float64(n))
 	}
 	m.quarantined.Set(float64(len(rep.Quarantined)))
+	m.damagedBlocks.Set(float64(len(rep.DamagedCombined)))
 	m.clusters.Set(float64(len(rep.Clusters)))
 	var stale, dup, unreadable, damaged int
 	for _, c := range rep.Clusters {

@@ -34,6 +34,11 @@ type PlanOptions struct {
 	// RetainFrom, when non-zero, drops combined windows that end at or before
 	// it, and does not merge such windows.
 	RetainFrom time.Time
+	// Damaged lists, by window start, combined blocks whose object is not
+	// the content the combined index lists (missing, truncated, changed),
+	// with the reason. Their windows are merged again, whatever their
+	// inputs.
+	Damaged map[int64]string
 }
 
 // WindowPlan is one combined window to (re)write.
@@ -44,8 +49,12 @@ type WindowPlan struct {
 	// current source for it, which the merge then takes from the combined
 	// block.
 	Inputs []Input
-	// Reason says why the window is planned: "new", "inputs changed".
+	// Reason says why the window is planned: "new", "inputs changed",
+	// "combined block damaged: …".
 	Reason string
+	// Rewrite is set when the combined block is damaged: it is written
+	// even when the merge gives the bytes the index lists.
+	Rewrite bool
 }
 
 // Input is one cluster's block of a window as the plan sees it.
@@ -70,7 +79,8 @@ type Input struct {
 // clock. A window is merged when the set of (cluster, digest) inputs differs
 // from the sources recorded in the combined index, which covers a new cluster,
 // a new or rebuilt block and a removed or denied cluster alike. An input that
-// was quarantined at its current digest does not trigger a merge again.
+// was quarantined at its current digest does not trigger a merge again. A
+// window whose combined block is damaged (opts.Damaged) is merged again.
 func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merge []WindowPlan, expired []store.IndexEntry) {
 	cutoff, retain := unixOrMin(opts.Cutoff), unixOrMin(opts.RetainFrom)
 	keep := func(end int64) bool { return end > cutoff && end > retain }
@@ -144,7 +154,10 @@ func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merg
 	for start, inputs := range wanted {
 		slices.SortFunc(inputs, func(a, b Input) int { return cmp.Compare(a.Cluster, b.Cluster) })
 		ce, exists := current[start]
+		damage, damaged := opts.Damaged[start]
 		switch {
+		case exists && damaged:
+			merge = append(merge, WindowPlan{Start: start, End: ends[start], Inputs: inputs, Reason: "combined block damaged: " + damage, Rewrite: true})
 		case !exists:
 			merge = append(merge, WindowPlan{Start: start, End: ends[start], Inputs: inputs, Reason: "new"})
 		case !sameInputs(inputs, ce.Sources):
@@ -154,7 +167,12 @@ func Plan(clusters []ClusterIndex, combined store.Index, opts PlanOptions) (merg
 	// A combined window none of whose clusters is left (all removed or
 	// denied) is rewritten empty rather than left claiming their costs.
 	for start, ce := range current {
-		if _, ok := wanted[start]; !ok && len(ce.Sources) > 0 && keep(ce.End) {
+		if _, ok := wanted[start]; ok || !keep(ce.End) {
+			continue
+		}
+		if damage, damaged := opts.Damaged[start]; damaged {
+			merge = append(merge, WindowPlan{Start: start, End: ce.End, Reason: "combined block damaged: " + damage, Rewrite: true})
+		} else if len(ce.Sources) > 0 {
 			merge = append(merge, WindowPlan{Start: start, End: ce.End, Reason: "inputs changed"})
 		}
 	}

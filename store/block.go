@@ -126,6 +126,7 @@ var (
 	ErrForeignBlock   = errors.New("block belongs to another cluster or window")
 	ErrRowCount       = errors.New("row count does not match")
 	ErrHashMismatch   = errors.New("content hash does not match the index")
+	ErrSizeMismatch   = errors.New("object size does not match the index")
 	ErrBlockTooLarge  = errors.New("object larger than the read limit")
 	ErrInvalidBlock   = errors.New("invalid block contents")
 )

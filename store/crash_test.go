@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +94,57 @@ func TestCommitSkipsIdenticalBytes(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range fb.Calls()[before:] {
 		require.NotEqual(t, faultbucket.OpUpload, c.Op, "re-committing identical bytes wrote %s", c.Name)
+	}
+}
+
+// CheckBlock finds a missing, emptied or truncated object by its size and
+// a same-size change only by its digest; Commit with Rewrite writes the
+// listed content again over it (without it, identical bytes are skipped).
+func TestCheckBlockAndRewrite(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := New(mem, Options{})
+	b := testBlock("c", 20, 1)
+	entries, err := st.Commit(ctx, []Block{b}, CommitOptions{})
+	require.NoError(t, err)
+	e := entries[0]
+	key := BlockKey("c", Daily, testDay)
+	good := snapshot(t, mem)[key]
+	require.NoError(t, st.CheckBlock(ctx, "c", Daily, e, CheckSize))
+	require.NoError(t, st.CheckBlock(ctx, "c", Daily, e, CheckDigest))
+
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 0xff
+	for _, tc := range []struct {
+		name         string
+		damage       func()
+		size, digest error
+	}{
+		{"truncated", func() { require.NoError(t, mem.Upload(ctx, key, strings.NewReader(good[:10]))) }, ErrSizeMismatch, ErrHashMismatch},
+		{"empty", func() { require.NoError(t, mem.Upload(ctx, key, strings.NewReader(""))) }, ErrEmptyBlock, ErrEmptyBlock},
+		{"missing", func() { require.NoError(t, mem.Delete(ctx, key)) }, ErrMissingBlock, ErrMissingBlock},
+		{"same size", func() { require.NoError(t, mem.Upload(ctx, key, bytes.NewReader(flipped))) }, nil, ErrHashMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.damage()
+			for mode, want := range map[CheckMode]error{CheckSize: tc.size, CheckDigest: tc.digest} {
+				err := st.CheckBlock(ctx, "c", Daily, e, mode)
+				if want == nil {
+					require.NoError(t, err)
+					continue
+				}
+				var be *BlockError
+				require.ErrorAs(t, err, &be)
+				require.ErrorIs(t, err, want)
+				require.Equal(t, key, be.Key)
+			}
+			_, err := st.Commit(ctx, []Block{b}, CommitOptions{})
+			require.NoError(t, err)
+			require.Error(t, st.CheckBlock(ctx, "c", Daily, e, CheckDigest), "identical bytes are not written again")
+			_, err = st.Commit(ctx, []Block{b}, CommitOptions{Rewrite: true})
+			require.NoError(t, err)
+			require.NoError(t, st.CheckBlock(ctx, "c", Daily, e, CheckDigest))
+			require.Equal(t, good, snapshot(t, mem)[key])
+		})
 	}
 }

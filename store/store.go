@@ -103,6 +103,10 @@ type CommitOptions struct {
 	// AllowEmptyOverwrite lets an empty block (no rows, or zero total cost)
 	// replace a committed block with data.
 	AllowEmptyOverwrite bool
+	// Rewrite uploads a block even when the index already lists its exact
+	// content: the caller found the object damaged (CheckBlock) and writes
+	// it again.
+	Rewrite bool
 }
 
 // Commit uploads blocks of one cluster and resolution and then, last, the index
@@ -186,10 +190,13 @@ func (s *Store) commit(ctx context.Context, p Pipeline, metas []BlockMeta, encod
 		if exists && !opts.AllowEmptyOverwrite && hasData(old) && !hasData(e) {
 			return nil, fmt.Errorf("commit %s: committed block has %d rows costing %.2f: %w", key, old.Rows, old.TotalCost, ErrWouldEraseData)
 		}
-		if exists && old.PendingSHA256 == "" && old.SHA256 == e.SHA256 {
+		sameContent := exists && old.PendingSHA256 == "" && old.SHA256 == e.SHA256
+		if sameContent && !opts.Rewrite {
 			continue // the committed object already holds these bytes
 		}
-		if exists {
+		// Rewriting the listed content needs no announcement: the index
+		// already accepts those bytes.
+		if exists && !sameContent {
 			replacing = true
 			old.PendingSize, old.PendingSHA256 = e.Size, e.SHA256
 			ix.Put(old)
@@ -342,6 +349,43 @@ func (s *Store) verifiedObject(ctx context.Context, key string, e IndexEntry) (s
 		return key, nil, blockErr(key, ErrHashMismatch, "%d bytes that the index does not list (changed by another writer, or damaged)", len(data))
 	}
 	return key, data, nil
+}
+
+// CheckMode says how CheckBlock verifies an object.
+type CheckMode int
+
+// Check modes.
+const (
+	// CheckSize compares the object's size (one attributes call, no
+	// download) with the index: it finds missing, truncated and grown
+	// objects, not a same-size change.
+	CheckSize CheckMode = iota
+	// CheckDigest downloads the object and compares size and SHA-256.
+	CheckDigest
+)
+
+// CheckBlock verifies that the object of an index entry of the allocation
+// pipeline is the content the index lists, by size or by digest. A missing
+// or mismatching object is a *BlockError (ErrMissingBlock, ErrEmptyBlock,
+// ErrSizeMismatch, ErrHashMismatch); a transport failure is another error.
+func (s *Store) CheckBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, mode CheckMode) error {
+	key := BlockKey(cluster, res, e.Window())
+	if mode == CheckDigest {
+		_, _, err := s.verifiedObject(ctx, key, e)
+		return err
+	}
+	attrs, err := s.bkt.Attributes(ctx, key)
+	switch {
+	case err != nil && s.bkt.IsObjNotFoundErr(err):
+		return blockErr(key, ErrMissingBlock, "the index lists it but the bucket does not hold it")
+	case err != nil:
+		return fmt.Errorf("check block %s: %w", key, err)
+	case attrs.Size == 0 && e.Size != 0:
+		return blockErr(key, ErrEmptyBlock, "0 bytes, index says %d", e.Size)
+	case attrs.Size != e.Size && (e.PendingSHA256 == "" || attrs.Size != e.PendingSize):
+		return blockErr(key, ErrSizeMismatch, "%d bytes, index says %d", attrs.Size, e.Size)
+	}
+	return nil
 }
 
 // Clusters lists the cluster ids that have a prefix under federated/, the

@@ -39,15 +39,18 @@ func runFederator(ctx context.Context, e *env, args []string) error {
 	}
 	defer bkt.Close()
 	fed := federator.New(store.New(bkt, store.Options{Logger: logger}), federator.Options{
-		Allowed:        cfg.Clusters.Allowed,
-		Cutoff:         cfg.Cutoff.Time,
-		Retention:      map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
-		MaxExpireShare: cfg.Retention.MaxExpireShare,
-		Force:          *force,
-		StaleAfter:     time.Duration(cfg.StaleAfter),
-		Version:        version,
-		Logger:         logger,
-		Registerer:     reg,
+		Allowed:           cfg.Clusters.Allowed,
+		Cutoff:            cfg.Cutoff.Time,
+		Retention:         map[store.Resolution]time.Duration{store.Hourly: time.Duration(cfg.Retention.Hourly), store.Daily: time.Duration(cfg.Retention.Daily)},
+		MaxExpireShare:    cfg.Retention.MaxExpireShare,
+		Force:             *force,
+		StaleAfter:        time.Duration(cfg.StaleAfter),
+		CheckCombined:     checkMode(cfg.CheckCombined),
+		SkipCombinedCheck: cfg.CheckCombined == config.CheckNone,
+		Version:           version,
+		Now:               e.now,
+		Logger:            logger,
+		Registerer:        reg,
 	})
 
 	if *once {
@@ -93,6 +96,10 @@ func printPassSummary(e *env, rep federator.Report) {
 	for _, key := range rep.RepairedIndexes {
 		fmt.Fprintf(e.stdout, "repaired %s: it was unreadable; rebuilt from the combined blocks\n", key)
 	}
+	for _, d := range rep.DamagedCombined {
+		// d.Reason is the *store.BlockError's text: "block KEY: reason: detail".
+		fmt.Fprintf(e.stdout, "damaged combined %s; its window was merged again\n", d.Reason)
+	}
 	for _, q := range rep.Quarantined {
 		fmt.Fprintf(e.stdout, "quarantined %s: %s\n", q.Key, q.Reason)
 	}
@@ -104,6 +111,15 @@ func printPassSummary(e *env, rep federator.Report) {
 			fmt.Fprintf(e.stdout, "cluster %s is damaged (its combined rows are kept, windows without them are incomplete): %s\n", c.Cluster, d)
 		}
 	}
+}
+
+// checkMode maps check_combined to the store's check (none is
+// federator.Options.SkipCombinedCheck).
+func checkMode(s string) store.CheckMode {
+	if s == config.CheckDigest {
+		return store.CheckDigest
+	}
+	return store.CheckSize
 }
 
 // cronLogger adapts slog to cron's logger interface.

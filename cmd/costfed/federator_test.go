@@ -107,3 +107,56 @@ func TestFederatorServesOpsEndpointsAndStops(t *testing.T) {
 	require.Contains(t, httpGet(t, base+"/status"), `"merged"`)
 	fed.stop(t)
 }
+
+// Issue 16 row 7: a truncated combined block is found by `status` and by
+// the next `federator --once`, which merges its window again: the block is
+// its old bytes again and the answers are whole, without a warning.
+func TestFederatorRepairsTruncatedCombinedBlock(t *testing.T) {
+	f := newQueryFixture(t)
+	fedYAML := filepath.Join(f.dir, "federator.yaml")
+	require.NoError(t, os.WriteFile(fedYAML, []byte("store: federated-store.yaml\n"), 0o600))
+	query := []string{"--store", f.storeYAML, "--window", f.window, "--aggregate", "cluster", "--format", "json"}
+	// (Its warnings name the clusters stale: the query reads the wall clock.)
+	code, whole, wholeWarnings := runQueryCmd(t, query...)
+	require.Equal(t, 0, code, wholeWarnings)
+
+	key := store.BlockKey(store.CombinedID, store.Daily, allocation.Window{Start: queryDay, End: queryDay.Add(24 * time.Hour)})
+	path := filepath.Join(f.dir, "bucket", filepath.FromSlash(key))
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, good[:len(good)/2], 0o600))
+
+	code, out, errOut := runCmd(t, "status", "--store", f.storeYAML)
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `combined\s+1d\s+1\s+1\s+.*1 damaged block\(s\): the next federator pass merges them again`, out)
+	require.Contains(t, out, "damaged combined 1d block "+key+": object size does not match the index: ")
+	code, out, _ = runCmd(t, "status", "--store", f.storeYAML, "--check", "none")
+	require.Equal(t, 0, code)
+	require.NotContains(t, out, "damaged")
+	code, damaged, errOut := runQueryCmd(t, query...)
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, errOut, "warning: ", "the day is missing from the answer, and it says so")
+	require.NotEqual(t, wholeWarnings, errOut)
+	require.NotEqual(t, whole, damaged)
+
+	code, out, errOut = runCmdAt(t, queryDay.Add(25*time.Hour), "federator", "--config", fedYAML, "--once")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "merged_1h=0 merged_1d=1")
+	require.Contains(t, out, fmt.Sprintf("damaged combined block %s: object size does not match the index: %d bytes, index says %d; its window was merged again\n", key, len(good)/2, len(good)))
+	// The block is whole again (with this binary's producer version).
+	ix, err := f.st.ReadIndex(context.Background(), store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	require.Len(t, ix.Blocks, 1)
+	blk, err := f.st.ReadBlock(context.Background(), store.CombinedID, store.Daily, ix.Blocks[0])
+	require.NoError(t, err)
+	require.Len(t, blk.Rows, 60)
+	require.True(t, blk.Meta.Complete)
+
+	code, out, errOut = runCmd(t, "status", "--store", f.storeYAML)
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "damaged")
+	code, again, errOut := runQueryCmd(t, query...)
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, wholeWarnings, errOut)
+	require.Equal(t, whole, again)
+}

@@ -28,8 +28,9 @@ type env struct {
 	// lookupEnv reads the process environment (os.LookupEnv in main); nil
 	// means an empty environment.
 	lookupEnv func(string) (string, bool)
-	// now is the clock blocks record as their build time; nil means
-	// time.Now. Tests fix it to compare blocks byte for byte.
+	// now is the clock blocks record as their build time, and the
+	// federator's; nil means time.Now. Tests fix it (in-process, or with
+	// COSTFED_TEST_NOW, see testhooks.go) to compare blocks byte for byte.
 	now func() time.Time
 }
 
@@ -75,7 +76,14 @@ func commands() []command {
 
 func main() {
 	ctx, stop := notifyContext(context.Background())
-	code := run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}, os.Args[1:])
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}
+	now, err := testClock(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "costfed: %v\n", err)
+		os.Exit(2)
+	}
+	e.now = now
+	code := run(ctx, e, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

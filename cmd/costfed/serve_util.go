@@ -78,7 +78,12 @@ func openBucket(ctx context.Context, e *env, logger *slog.Logger, path string, r
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return bkt, nil
+	hooked, err := withTestCrash(e, bkt)
+	if err != nil {
+		_ = bkt.Close()
+		return nil, err
+	}
+	return hooked, nil
 }
 
 // userAgent is the User-Agent of costfed's requests to Prometheus and object

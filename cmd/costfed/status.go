@@ -21,11 +21,12 @@ import (
 // runStatus implements "costfed status": coverage per cluster and resolution
 // read from the store's index objects.
 func runStatus(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "status", "status [--store federated-store.yaml | --config federator.yaml] [--format table|json] [--stale-after 3h]")
+	fs := newFlagSet(e, "status", "status [--store federated-store.yaml | --config federator.yaml] [--format table|json] [--stale-after 3h] [--check size|digest|none]")
 	storePath := fs.String("store", "", "path of federated-store.yaml (default: FILESYSTEM store under ./data, or federator.yaml's store with --config)")
 	fedPath := fs.String("config", "", "path of federator.yaml: also show the combined store's retention horizon and what the next pass expires")
 	format := fs.String("format", "table", "output format: table or json")
 	staleAfter := durationFlagOf(fs, "stale-after", 3*time.Hour, "a cluster whose newest block is older than this is stale")
+	check := fs.String("check", config.CheckSize, "verify the combined blocks against their index: size (one attributes call a block), digest (downloads every block) or none")
 	var lf logFlags
 	lf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -36,6 +37,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	if *staleAfter <= 0 {
 		return usagef("--stale-after must be positive")
+	}
+	if *check != config.CheckSize && *check != config.CheckDigest && *check != config.CheckNone {
+		return usagef("--check: %q is not size, digest or none", *check)
 	}
 	logger, err := lf.logger(e)
 	if err != nil {
@@ -67,9 +71,15 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	}
 	defer bkt.Close()
 	now := time.Now()
-	cov, err := federator.ReadCoverage(ctx, store.New(bkt, store.Options{Logger: logger}), now, *staleAfter)
+	st := store.New(bkt, store.Options{Logger: logger})
+	cov, err := federator.ReadCoverage(ctx, st, now, *staleAfter)
 	if err != nil {
 		return err
+	}
+	if *check != config.CheckNone {
+		if err := cov.CheckCombined(ctx, st, checkMode(*check), 16); err != nil {
+			return err
+		}
 	}
 	maxShare := 0.0
 	if fedCfg != nil {
@@ -155,8 +165,12 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 		}
 	}
 	for _, r := range cov.Combined {
+		state := r.IndexError
+		if n := len(r.DamagedBlocks); n > 0 {
+			state = fmt.Sprintf("%d damaged block(s): the next federator pass merges them again", n)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t-\t-\t-\t%s\n", store.CombinedID, r.Resolution, r.Windows, r.Complete,
-			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
+			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), state)
 	}
 	for _, r := range cov.CombinedAssets {
 		if r.Windows == 0 && r.IndexError == "" {
@@ -166,6 +180,11 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 			fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.IndexError)
 	}
 	_ = tw.Flush()
+	for _, r := range cov.Combined {
+		for _, d := range r.DamagedBlocks {
+			fmt.Fprintf(w, "damaged combined %s %s\n", r.Resolution, d)
+		}
+	}
 	if len(cov.Ignored) > 0 {
 		fmt.Fprintf(w, "\nIgnored %d prefix(es) without a costfed index or blocks (not costfed clusters, e.g. Kubecost's etl/bingen): %s\n",
 			len(cov.Ignored), strings.Join(cov.Ignored, ", "))
