@@ -167,7 +167,10 @@ func resolutionOf(d time.Duration) (store.Resolution, error) {
 func runAgent(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "agent", "agent --config agent.yaml")
 	cfgPath := fs.String("config", "", "path of agent.yaml (required)")
-	grace := durationFlagOf(fs, "shutdown-grace", 30*time.Second, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted)")
+	// Short by default: SIGTERM stops the agent within a second. An abandoned
+	// window is rebuilt by the next run (commits are all-or-nothing); a
+	// longer grace saves that work where the orchestrator waits longer.
+	grace := durationFlagOf(fs, "shutdown-grace", 500*time.Millisecond, "on SIGTERM, how long a running build may take to finish before it is abandoned (uncommitted; the next run builds it again)")
 	concurrency := fs.Int("concurrency", 2, "windows built at once (per cluster, for a central agent)")
 	var lf logFlags
 	lf.register(fs)

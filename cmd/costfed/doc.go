@@ -12,7 +12,8 @@
 //     lookups), so tests run them in-process with run().
 //   - Every command stops on SIGINT or SIGTERM (notifyContext). Services
 //     (agent, federator, serve, demo --serve) exit 0; the agent lets a
-//     running build finish within --shutdown-grace. A job cut short (backfill,
+//     running build finish within --shutdown-grace (500ms by default, so
+//     it too stops within a second; an abandoned window is built again). A job cut short (backfill,
 //     rebuild, federator --once, query, status, repair, demo, simulate, config
 //     check) prints one "interrupted by SIGTERM" line and exits 128+signal
 //     (143; 130 for SIGINT). A second signal kills the process at once.

@@ -238,8 +238,8 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 		addr := freeAddr(t)
 		prom := newHoldServer(t)
 		cfg := agentYAML(t, dir, prom.URL, "listen_address: "+addr+"\n")
-		const grace = 500 * time.Millisecond
-		p := startCostfed(t, bin, "agent", "--config", cfg, "--shutdown-grace", grace.String())
+		const grace = 500 * time.Millisecond // the default --shutdown-grace
+		p := startCostfed(t, bin, "agent", "--config", cfg)
 		p.waitUntil(t, "waiting on Prometheus", prom.holding)
 		p.terminate(t, 0, grace)
 	})
@@ -248,7 +248,7 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 		dir := t.TempDir()
 		prom := newHoldServer(t)
 		cfg := agentYAML(t, dir, prom.URL, "listen_address: "+freeAddr(t)+"\n")
-		p := startCostfed(t, bin, "agent", "--config", cfg) // default grace: 30s
+		p := startCostfed(t, bin, "agent", "--config", cfg, "--shutdown-grace", "30s")
 		p.waitUntil(t, "waiting on Prometheus", prom.holding)
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 		p.waitUntil(t, "in its shutdown grace", func() bool { return strings.Contains(p.out.String(), "waiting for a running build") })
