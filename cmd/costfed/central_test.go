@@ -186,6 +186,10 @@ store: federated-store.yaml
 listen_address: 127.0.0.1:%d
 schedule: "@every 1s"
 resolutions: [{resolution: 1h, retention: 2h}]
+# No settle delay: the previous hour is complete whatever the minute the
+# test runs at (with the default, it stays open for the delay's first minutes
+# of each hour, and the test raced the clock).
+settle_delay: 0s
 prometheus:
   url: %s
   concurrency: 2

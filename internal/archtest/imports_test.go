@@ -39,8 +39,9 @@ var table = map[string]rule{
 	"allocation": {project: []string{"asset"}},
 	"asset":      {},
 	// allocation, objstore, arrow. Beyond the table: config, to build a
-	// bucket from federated-store.yaml (its own job per the table's role).
-	"store":     {project: []string{"allocation", "asset", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics}},
+	// bucket from federated-store.yaml (its own job per the table's role),
+	// and errgroup, to list cluster prefixes a few at a time (ListClusters).
+	"store":     {project: []string{"allocation", "asset", "config"}, external: []string{"github.com/thanos-io/objstore", "github.com/apache/arrow-go/v18/", metrics, "golang.org/x/sync/errgroup"}},
 	"etl":       {project: []string{"allocation", "asset", "prom", "store"}, external: []string{metrics, "github.com/prometheus/common/model", "golang.org/x/sync/errgroup"}},
 	"federator": {project: []string{"allocation", "asset", "store"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
 	"api":       {project: []string{"allocation", "asset", "store", "internal/textdist"}, external: []string{metrics, "golang.org/x/sync/errgroup"}},
