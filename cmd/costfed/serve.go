@@ -42,9 +42,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if *listen != "" {
 		cfg.Server.ListenAddress = *listen
 	}
-	token, err := bearerToken(cfg.Server)
+	// The token file may be a FIFO or a secret mount that blocks: SIGTERM
+	// must still stop serve (loadConfig reads interruptibly).
+	token, err := loadConfig(ctx, func() (string, error) { return bearerToken(cfg.Server) })
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	reg := newRegistry()
 	bkt, err := openBucket(ctx, e, logger, cfg.Store, reg)

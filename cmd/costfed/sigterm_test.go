@@ -338,4 +338,29 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 			p.terminate(t, exitInterrupted, 0)
 		})
 	}
+
+	// serve's bearer token file, a FIFO nobody writes (a secret mount that
+	// blocks): serve has not started serving, so it is a job cut short.
+	t.Run("serve reading its bearer_token_file", func(t *testing.T) {
+		dir := t.TempDir()
+		fifo := filepath.Join(dir, "token")
+		require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+		storeYAML := filepath.Join(dir, "store.yaml")
+		require.NoError(t, os.WriteFile(storeYAML, []byte("type: FILESYSTEM\nconfig:\n  directory: "+filepath.Join(dir, "data")+"\n"), 0o600))
+		cfg := filepath.Join(dir, "federator.yaml")
+		require.NoError(t, os.WriteFile(cfg, []byte("store: "+storeYAML+"\nserver:\n  listen_address: "+freeAddr(t)+"\n  bearer_token_file: "+fifo+"\n"), 0o600))
+		p := startCostfed(t, bin, "serve", "--config", cfg)
+		var w *os.File
+		p.waitUntil(t, "reading the token FIFO", func() bool {
+			f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
+				return false
+			}
+			w = f
+			return true
+		})
+		defer w.Close()
+		p.terminate(t, exitInterrupted, 0)
+	})
 }
