@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/filesystem"
@@ -148,4 +150,45 @@ func (b *atomicFSBucket) IterWithAttributes(ctx context.Context, dir string, f f
 		}
 		return f(attrs)
 	}, options...)
+}
+
+// RemoveStaleTempFiles deletes the temporary upload files (TempPrefix…)
+// under a FILESYSTEM bucket's root directory that were last modified before
+// before, and returns their paths relative to root. A writer killed
+// mid-upload leaves one behind; listings skip them, so nothing else ever
+// removes them. Only old files are touched: a younger one may belong to an
+// upload still running, whose rename it would break.
+func RemoveStaleTempFiles(ctx context.Context, root string, before time.Time) ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed or removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !info.ModTime().Before(before) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		removed = append(removed, filepath.ToSlash(rel))
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("remove stale temporary files under %s: %w", root, err)
+	}
+	return removed, nil
 }

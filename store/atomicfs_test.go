@@ -303,3 +303,35 @@ func (r *halfwayReader) Read(p []byte) (int, error) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return 0, errors.New("stdin closed before the kill")
 }
+
+// TestRemoveStaleTempFiles: temporary files older than the cutoff go, younger
+// ones (an upload that may still be running) and objects stay.
+func TestRemoveStaleTempFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "federated", "c1", "etl", "parquet", "allocations", "1h")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	write := func(name string, mtime time.Time) {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
+		require.NoError(t, os.Chtimes(p, mtime, mtime))
+	}
+	cutoff := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	write(TempPrefix+"index.json-old", cutoff.Add(-time.Hour))
+	write(TempPrefix+"index.json-new", cutoff.Add(time.Minute))
+	write("index.json", cutoff.Add(-48*time.Hour))
+	removed, err := RemoveStaleTempFiles(context.Background(), root, cutoff)
+	require.NoError(t, err)
+	require.Equal(t, []string{"federated/c1/etl/parquet/allocations/1h/" + TempPrefix + "index.json-old"}, removed)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{TempPrefix + "index.json-new", "index.json"}, names)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = RemoveStaleTempFiles(ctx, root, cutoff)
+	require.ErrorIs(t, err, context.Canceled)
+}
