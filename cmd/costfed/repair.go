@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/costfed/costfed/config"
 	"github.com/costfed/costfed/store"
@@ -101,6 +103,21 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
+	if dir, ok := filesystemRoot(storeCfg); ok && !*dryRun {
+		// Temporary files of uploads a killed writer left: an hour old is
+		// long past any upload still running.
+		now := time.Now
+		if e.now != nil {
+			now = e.now
+		}
+		removed, err := store.RemoveStaleTempFiles(ctx, dir, now().Add(-staleTempAge))
+		for _, r := range removed {
+			fmt.Fprintf(e.stdout, "removed temporary file %s (left by an interrupted upload)\n", r)
+		}
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
 	verb := "written"
 	if *dryRun {
 		verb = "to write (dry run, nothing written)"
@@ -110,6 +127,19 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%d prefixes could not be repaired: %w", len(failed), errors.Join(failed...))
 	}
 	return nil
+}
+
+// staleTempAge is how old a temporary upload file must be for repair to
+// remove it.
+const staleTempAge = time.Hour
+
+// filesystemRoot is a FILESYSTEM store's root directory (its prefix
+// included).
+func filesystemRoot(cfg config.Store) (string, bool) {
+	if cfg.Type != config.StoreFilesystem {
+		return "", false
+	}
+	return filepath.Join(cfg.Location(), filepath.FromSlash(strings.Trim(cfg.Prefix, "/"))), true
 }
 
 // printRepair prints one prefix's repair: what the index was, the blocks

@@ -103,3 +103,32 @@ func TestRepairCommand(t *testing.T) {
 	code, _, errOut = runCmd(t, "repair", "--store", filepath.Join(dir, "nope.yaml"), "--all")
 	require.Equal(t, 2, code, errOut)
 }
+
+// TestRepairRemovesStaleTempFiles: on a FILESYSTEM store, repair removes
+// the temporary files of uploads a killed writer left (an hour old or more)
+// and keeps a younger one, which may belong to an upload still running.
+func TestRepairRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "bucket")
+	cfg := filepath.Join(dir, "federated-store.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("type: FILESYSTEM\nconfig:\n  directory: "+data+"\n"), 0o600))
+	prefix := filepath.Join(data, "federated", "east", "etl", "parquet", "allocations", "1d")
+	require.NoError(t, os.MkdirAll(prefix, 0o755))
+	now := time.Now()
+	for name, age := range map[string]time.Duration{store.TempPrefix + "index.json-a": 2 * time.Hour, store.TempPrefix + "index.json-b": time.Minute} {
+		p := filepath.Join(prefix, name)
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+		require.NoError(t, os.Chtimes(p, now.Add(-age), now.Add(-age)))
+	}
+	code, out, errOut := runCmd(t, "repair", "--store", cfg, "--all", "--dry-run")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "removed temporary file", "a dry run removes nothing")
+	code, out, errOut = runCmd(t, "repair", "--store", cfg, "--all")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "removed temporary file federated/east/etl/parquet/allocations/1d/"+store.TempPrefix+"index.json-a")
+	require.NotContains(t, out, "index.json-b")
+	_, err := os.Stat(filepath.Join(prefix, store.TempPrefix+"index.json-a"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(filepath.Join(prefix, store.TempPrefix+"index.json-b"))
+	require.NoError(t, err)
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -101,10 +100,10 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 // missingStoreDir returns the directory of a FILESYSTEM store (its prefix
 // included) when it does not exist.
 func missingStoreDir(cfg config.Store) (string, bool) {
-	if cfg.Type != config.StoreFilesystem {
+	dir, ok := filesystemRoot(cfg)
+	if !ok {
 		return "", false
 	}
-	dir := filepath.Join(cfg.Location(), filepath.FromSlash(strings.Trim(cfg.Prefix, "/")))
 	_, err := os.Stat(dir)
 	return dir, errors.Is(err, fs.ErrNotExist)
 }
