@@ -3,6 +3,7 @@ package federator
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,110 @@ func TestFederateAssetsDeterministic(t *testing.T) {
 		snaps = append(snaps, objs)
 	}
 	require.Equal(t, snaps[0], snaps[1])
+}
+
+func combinedAssetEntry(t *testing.T, st *store.Store, d int) store.IndexEntry {
+	t.Helper()
+	ix, err := st.ReadAssetIndex(context.Background(), store.CombinedID, store.Daily)
+	require.NoError(t, err)
+	e, ok := ix.Find(dayWindow(d).Start)
+	require.True(t, ok, "no combined asset block for day %d", d)
+	return e
+}
+
+// Issue 16 row 3 and issue 14 point 2 for assets: a cluster whose asset
+// index is deleted or unreadable while its asset blocks remain is damaged,
+// not gone: its combined assets are kept, windows without them are written
+// incomplete naming the cluster and the reason, the report names it, and
+// once its asset index is repaired (store.RepairAssetIndex) every window
+// converges.
+func TestFederateAssetsDamagedCluster(t *testing.T) {
+	for _, damage := range []string{"deleted", "garbage"} {
+		t.Run(damage, func(t *testing.T) {
+			ctx := context.Background()
+			mem := objstore.NewInMemBucket()
+			st := store.New(mem, store.Options{})
+			for _, c := range []string{"a", "b"} {
+				for d := range 2 {
+					commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
+					_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
+					require.NoError(t, err)
+				}
+			}
+			f := newFederator(st, nil)
+			_, err := f.RunOnce(ctx)
+			require.NoError(t, err)
+			_, good0 := combinedAssets(t, st, 0)
+			require.Len(t, good0, 4)
+
+			// b's asset index is lost; its agent still uploads day 2's asset
+			// block. a adds day 2.
+			key := store.AssetIndexKey("b", store.Daily)
+			reason := DamageIndexMissing
+			if damage == "deleted" {
+				require.NoError(t, mem.Delete(ctx, key))
+			} else {
+				reason = DamageIndexUnreadable
+				require.NoError(t, mem.Upload(ctx, key, strings.NewReader("garbage")))
+			}
+			data, err := store.EncodeAssetBlock(clusterAssets("b", 2, 4))
+			require.NoError(t, err)
+			require.NoError(t, mem.Upload(ctx, store.AssetBlockKey("b", store.Daily, dayWindow(2)), bytes.NewReader(data)))
+			_, err = st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("a", 2, 4)}, store.CommitOptions{})
+			require.NoError(t, err)
+
+			rep, err := f.RunOnce(ctx)
+			require.NoError(t, err)
+			var bStatus ClusterStatus
+			for _, c := range rep.Clusters {
+				if c.Cluster == "b" {
+					bStatus = c
+				}
+			}
+			require.Len(t, bStatus.Damaged, 1, "the report names b's assets damaged: %+v", rep.Clusters)
+			require.Contains(t, bStatus.Damaged[0], "1d assets: "+reason)
+			require.Contains(t, bStatus.Damaged[0], store.AssetPrefix("b", store.Daily))
+
+			// Day 0: b's assets kept, the damage recorded, not complete.
+			_, got0 := combinedAssets(t, st, 0)
+			require.Equal(t, good0, got0)
+			e0 := combinedAssetEntry(t, st, 0)
+			require.False(t, e0.Complete)
+			src := sourceOf(t, e0, "b")
+			require.Equal(t, reason, src.Reason)
+			require.NotEmpty(t, src.SHA256)
+			// Day 2: a's assets only, incomplete, naming b and the reason.
+			_, got2 := combinedAssets(t, st, 2)
+			require.Len(t, got2, 2)
+			require.Contains(t, got2, "a/Node/n1")
+			e2 := combinedAssetEntry(t, st, 2)
+			require.False(t, e2.Complete)
+			require.Equal(t, store.Source{Cluster: "b", Reason: reason}, sourceOf(t, e2, "b"))
+
+			// The next pass changes nothing.
+			combined := snapshot(t, mem, "federated/combined/")
+			rep, err = f.RunOnce(ctx)
+			require.NoError(t, err)
+			require.Zero(t, rep.MergedAssets[store.Daily])
+			require.Equal(t, combined, snapshot(t, mem, "federated/combined/"))
+
+			// costfed repair rebuilds b's asset index from its blocks: every
+			// window converges to the merge of the current inputs.
+			rr, err := st.RepairAssetIndex(ctx, "b", store.Daily, store.RepairOptions{})
+			require.NoError(t, err)
+			require.Len(t, rr.Index.Blocks, 3)
+			rep, err = f.RunOnce(ctx)
+			require.NoError(t, err)
+			for _, c := range rep.Clusters {
+				require.Empty(t, c.Damaged, c.Cluster)
+			}
+			for d := range 3 {
+				e := combinedAssetEntry(t, st, d)
+				require.True(t, e.Complete, "day %d", d)
+				require.Empty(t, sourceOf(t, e, "b").Reason, "day %d", d)
+				_, got := combinedAssets(t, st, d)
+				require.Len(t, got, 4, "day %d", d)
+			}
+		})
+	}
 }
