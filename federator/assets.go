@@ -24,8 +24,9 @@ import (
 // store written before assets) simply has no assets. Combined asset windows
 // past retention are expired with the allocation windows' horizon (the
 // share bound is the allocation pass's: it ran first and would have
-// halted). Not done for assets: combined-index repair and the combined
-// block check.
+// halted). The combined asset blocks are checked like the allocation ones
+// (checkCombined) and a damaged one's window merged again. Not done for
+// assets: combined-index repair.
 func (f *Federator) passAssets(ctx context.Context, res store.Resolution, clusters []string, status map[string]*ClusterStatus, rep *Report) error {
 	indexes := f.readIndexes(ctx, store.PipelineAssets, res, clusters)
 	for _, ci := range indexes {
@@ -39,8 +40,15 @@ func (f *Federator) passAssets(ctx context.Context, res store.Resolution, cluste
 		return fmt.Errorf("federate %s assets: %w", res, err)
 	}
 	retainFrom := f.retainFrom(res)
-	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom})
 	var errs []error
+	var damaged map[int64]string
+	if !f.opts.SkipCombinedCheck {
+		damaged, err = f.checkCombined(ctx, store.PipelineAssets, res, combined, retainFrom, rep)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	plan, _ := Plan(indexes, combined, PlanOptions{Cutoff: f.opts.Cutoff, RetainFrom: retainFrom, Damaged: damaged})
 	for _, wp := range plan {
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
@@ -118,7 +126,8 @@ func (f *Federator) mergeAssetWindow(ctx context.Context, res store.Resolution, 
 	if out.Meta.BuildTime.IsZero() {
 		out.Meta.BuildTime = w.End
 	}
-	if _, err := f.st.CommitAssets(ctx, []store.AssetBlock{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0}); err != nil {
+	// A damaged block's assets are gone already: an empty merge may replace it.
+	if _, err := f.st.CommitAssets(ctx, []store.AssetBlock{out}, store.CommitOptions{AllowEmptyOverwrite: len(wp.Inputs) == 0 || wp.Rewrite, Rewrite: wp.Rewrite}); err != nil {
 		return quarantined, fmt.Errorf("federate %s assets window %s: %w", res, w, err)
 	}
 	f.logger.Debug("asset window federated", "resolution", string(res), "window", w.String(), "reason", wp.Reason, "clusters", len(wp.Inputs), "assets", len(out.Assets))

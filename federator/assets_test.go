@@ -271,3 +271,57 @@ func TestFederateAssetsDamagedCluster(t *testing.T) {
 		})
 	}
 }
+
+// A combined asset block that is not the content the combined asset index
+// lists is merged again on the next pass, as a combined allocation block is
+// (checkCombined): the rebuilt store is the undamaged one, byte for byte.
+func TestFederateAssetsRemergesDamagedCombinedBlock(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	for _, c := range []string{"a", "b"} {
+		for d := range 2 {
+			commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
+			_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
+			require.NoError(t, err)
+		}
+	}
+	_, err := newFederator(st, nil).RunOnce(ctx)
+	require.NoError(t, err)
+	want := snapshot(t, mem, "federated/combined/")
+	key := store.AssetBlockKey(store.CombinedID, store.Daily, dayWindow(1))
+	good := want[key]
+	require.NotEmpty(t, good)
+	flipped := []byte(good)
+	flipped[len(flipped)/2] ^= 0xff
+	for _, tc := range []struct {
+		name   string
+		damage func()
+		mode   store.CheckMode
+		reason error
+	}{
+		{"truncated", func() { require.NoError(t, mem.Upload(ctx, key, strings.NewReader(good[:len(good)/3]))) }, store.CheckSize, store.ErrSizeMismatch},
+		{"emptied", func() { require.NoError(t, mem.Upload(ctx, key, strings.NewReader(""))) }, store.CheckSize, store.ErrEmptyBlock},
+		{"deleted", func() { require.NoError(t, mem.Delete(ctx, key)) }, store.CheckSize, store.ErrMissingBlock},
+		{"same size, other bytes", func() { require.NoError(t, mem.Upload(ctx, key, bytes.NewReader(flipped))) }, store.CheckDigest, store.ErrHashMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.damage()
+			f := New(st, Options{Resolutions: []store.Resolution{store.Daily}, Version: "test", CheckCombined: tc.mode,
+				Now: func() time.Time { return day0.Add(10 * 24 * time.Hour) }})
+			rep, err := f.RunOnce(ctx)
+			require.NoError(t, err)
+			require.Len(t, rep.DamagedCombined, 1)
+			require.Equal(t, key, rep.DamagedCombined[0].Key)
+			require.ErrorIs(t, rep.DamagedCombined[0].cause, tc.reason)
+			require.Zero(t, rep.Merged[store.Daily])
+			require.Equal(t, 1, rep.MergedAssets[store.Daily], "the damaged asset window, and only it, is merged again")
+			require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
+
+			rep, err = f.RunOnce(ctx)
+			require.NoError(t, err)
+			require.Empty(t, rep.DamagedCombined)
+			require.Zero(t, rep.MergedAssets[store.Daily])
+		})
+	}
+}

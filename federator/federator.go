@@ -341,7 +341,7 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	if !repaired && !f.opts.SkipCombinedCheck {
 		// A rebuilt index was verified block by block just now.
 		var err error
-		damaged, err = f.checkCombined(ctx, res, combined, retainFrom, rep)
+		damaged, err = f.checkCombined(ctx, store.PipelineAllocations, res, combined, retainFrom, rep)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -438,7 +438,11 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 // damaged ones by window start with a short reason, reporting each in
 // rep.DamagedCombined. A block that cannot be checked (a transport error)
 // is not damaged; the errors are returned joined.
-func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, combined store.Index, retainFrom time.Time, rep *Report) (map[int64]string, error) {
+func (f *Federator) checkCombined(ctx context.Context, p store.Pipeline, res store.Resolution, combined store.Index, retainFrom time.Time, rep *Report) (map[int64]string, error) {
+	check := f.st.CheckBlock
+	if p == store.PipelineAssets {
+		check = f.st.CheckAssetBlock
+	}
 	retain := unixOrMin(retainFrom)
 	errs := make([]error, len(combined.Blocks))
 	var g errgroup.Group
@@ -448,7 +452,7 @@ func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, com
 			continue
 		}
 		g.Go(func() error {
-			errs[i] = f.st.CheckBlock(ctx, store.CombinedID, res, e, f.opts.CheckCombined)
+			errs[i] = check(ctx, store.CombinedID, res, e, f.opts.CheckCombined)
 			return nil
 		})
 	}
@@ -465,7 +469,7 @@ func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, com
 			}
 			damaged[combined.Blocks[i].Start] = be.Reason.Error()
 			rep.DamagedCombined = append(rep.DamagedCombined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error(), cause: be.Reason})
-			f.logger.Warn("combined block damaged: merging its window again", "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "detail", be.Detail)
+			f.logger.Warn("combined block damaged: merging its window again", "pipeline", string(p), "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "detail", be.Detail)
 		default:
 			failed = append(failed, err)
 		}

@@ -369,7 +369,15 @@ const (
 // or mismatching object is a *BlockError (ErrMissingBlock, ErrEmptyBlock,
 // ErrSizeMismatch, ErrHashMismatch); a transport failure is another error.
 func (s *Store) CheckBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, mode CheckMode) error {
-	key := BlockKey(cluster, res, e.Window())
+	return s.checkObject(ctx, BlockKey(cluster, res, e.Window()), e, mode)
+}
+
+// CheckAssetBlock is CheckBlock for an entry of an asset index.
+func (s *Store) CheckAssetBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, mode CheckMode) error {
+	return s.checkObject(ctx, AssetBlockKey(cluster, res, e.Window()), e, mode)
+}
+
+func (s *Store) checkObject(ctx context.Context, key string, e IndexEntry, mode CheckMode) error {
 	if mode == CheckDigest {
 		_, _, err := s.verifiedObject(ctx, key, e)
 		return err
