@@ -25,8 +25,9 @@ import (
 // past retention are expired with the allocation windows' horizon (the
 // share bound is the allocation pass's: it ran first and would have
 // halted). The combined asset blocks are checked like the allocation ones
-// (checkCombined) and a damaged one's window merged again. Not done for
-// assets: combined-index repair.
+// (checkCombined) and a damaged one's window merged again; an unreadable
+// combined asset index is rebuilt from the combined asset blocks
+// (repairCombined).
 func (f *Federator) passAssets(ctx context.Context, res store.Resolution, clusters []string, status map[string]*ClusterStatus, rep *Report) error {
 	indexes := f.readIndexes(ctx, store.PipelineAssets, res, clusters)
 	for _, ci := range indexes {
@@ -36,13 +37,19 @@ func (f *Federator) passAssets(ctx context.Context, res store.Resolution, cluste
 		}
 	}
 	combined, err := f.st.ReadAssetIndex(ctx, store.CombinedID, res)
+	repaired := false
+	if repairable(err) {
+		combined, err = f.repairCombined(ctx, store.PipelineAssets, res, err, rep)
+		repaired = true
+	}
 	if err != nil {
 		return fmt.Errorf("federate %s assets: %w", res, err)
 	}
 	retainFrom := f.retainFrom(res)
 	var errs []error
 	var damaged map[int64]string
-	if !f.opts.SkipCombinedCheck {
+	if !repaired && !f.opts.SkipCombinedCheck {
+		// A rebuilt index was verified block by block just now.
 		damaged, err = f.checkCombined(ctx, store.PipelineAssets, res, combined, retainFrom, rep)
 		if err != nil {
 			errs = append(errs, err)

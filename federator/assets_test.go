@@ -325,3 +325,40 @@ func TestFederateAssetsRemergesDamagedCombinedBlock(t *testing.T) {
 		})
 	}
 }
+
+// Issue 16 row 2 for assets: an unreadable combined asset index is rebuilt
+// from the combined asset blocks, a damaged one among them is set aside and
+// its window merged again, and the store converges byte for byte.
+func TestFederateAssetsRepairsCombinedIndex(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	for _, c := range []string{"a", "b"} {
+		for d := range 2 {
+			commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
+			_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
+			require.NoError(t, err)
+		}
+	}
+	f := newFederator(st, nil)
+	_, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	want := snapshot(t, mem, "federated/combined/")
+	indexKey := store.AssetIndexKey(store.CombinedID, store.Daily)
+	blockKey := store.AssetBlockKey(store.CombinedID, store.Daily, dayWindow(1))
+	require.NoError(t, mem.Upload(ctx, indexKey, strings.NewReader("garbage")))
+	require.NoError(t, mem.Upload(ctx, blockKey, strings.NewReader(want[blockKey][:100])))
+
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{indexKey}, rep.RepairedIndexes)
+	require.Len(t, rep.Quarantined, 1)
+	require.Equal(t, blockKey, rep.Quarantined[0].Key)
+	require.Equal(t, 1, rep.MergedAssets[store.Daily], "the set-aside window is merged again")
+	require.Equal(t, want, snapshot(t, mem, "federated/combined/"))
+
+	rep, err = f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Empty(t, rep.RepairedIndexes)
+	require.Zero(t, rep.MergedAssets[store.Daily])
+}

@@ -329,7 +329,7 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
 	repaired := false
 	if repairable(err) {
-		combined, err = f.repairCombined(ctx, res, err, rep)
+		combined, err = f.repairCombined(ctx, store.PipelineAllocations, res, err, rep)
 		repaired = true
 	}
 	if err != nil {
@@ -417,9 +417,13 @@ func repairable(err error) bool {
 // windows in this pass; intact blocks keep their lineage and are not merged
 // again. The federator is the combined store's only writer, so the repair
 // needs no other process stopped.
-func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, readErr error, rep *Report) (store.Index, error) {
-	f.logger.Warn("combined index unreadable: rebuilding it from the combined blocks", "resolution", string(res), "err", readErr)
-	rr, err := f.st.RepairIndex(ctx, store.CombinedID, res, store.RepairOptions{})
+func (f *Federator) repairCombined(ctx context.Context, p store.Pipeline, res store.Resolution, readErr error, rep *Report) (store.Index, error) {
+	repair, key := f.st.RepairIndex, store.IndexKey(store.CombinedID, res)
+	if p == store.PipelineAssets {
+		repair, key = f.st.RepairAssetIndex, store.AssetIndexKey(store.CombinedID, res)
+	}
+	f.logger.Warn("combined index unreadable: rebuilding it from the combined blocks", "pipeline", string(p), "resolution", string(res), "err", readErr)
+	rr, err := repair(ctx, store.CombinedID, res, store.RepairOptions{})
 	if err != nil {
 		return store.Index{}, fmt.Errorf("combined index unreadable (%v), and rebuilding it failed: %w", readErr, err)
 	}
@@ -427,8 +431,8 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 		rep.Quarantined = append(rep.Quarantined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error()})
 		f.logger.Warn("combined block set aside while rebuilding the index; its window is merged again", "key", be.Key, "reason", be.Reason, "detail", be.Detail)
 	}
-	rep.RepairedIndexes = append(rep.RepairedIndexes, store.IndexKey(store.CombinedID, res))
-	f.logger.Warn("combined index rebuilt from the combined blocks", "resolution", string(res),
+	rep.RepairedIndexes = append(rep.RepairedIndexes, key)
+	f.logger.Warn("combined index rebuilt from the combined blocks", "pipeline", string(p), "resolution", string(res),
 		"blocks", rr.Found, "entries", len(rr.Index.Blocks), "set_aside", len(rr.SetAside))
 	return rr.Index, nil
 }
