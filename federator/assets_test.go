@@ -362,3 +362,38 @@ func TestFederateAssetsRepairsCombinedIndex(t *testing.T) {
 	require.Empty(t, rep.RepairedIndexes)
 	require.Zero(t, rep.MergedAssets[store.Daily])
 }
+
+// A quarantined asset block whose cluster's previous assets sat in a
+// combined asset block that is damaged too: the window is merged without
+// them, incomplete, its lineage naming the quarantine (an error on every
+// pass before the asset merge shared inputRows).
+func TestFederateAssetsQuarantinedWithDamagedPrevious(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	for _, c := range []string{"a", "b"} {
+		commit(t, st, clusterBlock(c, 0, 3, 1))
+		_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, 0, 2)}, store.CommitOptions{})
+		require.NoError(t, err)
+	}
+	f := newFederator(st, nil)
+	_, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+
+	entries, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets("b", 0, 7)}, store.CommitOptions{})
+	require.NoError(t, err)
+	require.NoError(t, mem.Upload(ctx, store.AssetBlockKey("b", store.Daily, dayWindow(0)), strings.NewReader("garbage")))
+	require.NoError(t, mem.Upload(ctx, store.AssetBlockKey(store.CombinedID, store.Daily, dayWindow(0)), strings.NewReader("")))
+
+	rep, err := f.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Len(t, rep.Quarantined, 1)
+	require.Equal(t, "b", rep.Quarantined[0].Cluster)
+	blk, got := combinedAssets(t, st, 0)
+	require.False(t, blk.Meta.Complete)
+	require.Len(t, got, 2)
+	require.Contains(t, got, "a/Node/n1")
+	src := sourceOf(t, combinedAssetEntry(t, st, 0), "b")
+	require.Equal(t, entries[0].SHA256, src.Quarantined)
+	require.NotEmpty(t, src.Reason)
+}
