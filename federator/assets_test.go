@@ -227,6 +227,20 @@ func TestFederateAssetsDamagedCluster(t *testing.T) {
 			require.Len(t, bStatus.Damaged, 1, "the report names b's assets damaged: %+v", rep.Clusters)
 			require.Contains(t, bStatus.Damaged[0], "1d assets: "+reason)
 			require.Contains(t, bStatus.Damaged[0], store.AssetPrefix("b", store.Daily))
+			cov, err := ReadCoverage(ctx, st, f.opts.Now(), f.opts.StaleAfter)
+			require.NoError(t, err)
+			for _, c := range cov.Clusters {
+				for _, r := range c.Assets {
+					if c.Cluster == "b" && r.Resolution == store.Daily {
+						require.Contains(t, r.Damaged, reason, "status shows b's assets damaged")
+					} else {
+						require.Empty(t, r.Damaged, "%s %s", c.Cluster, r.Resolution)
+					}
+				}
+				for _, r := range c.Resolutions {
+					require.Empty(t, r.Damaged, "%s %s allocations", c.Cluster, r.Resolution)
+				}
+			}
 
 			// Day 0: b's assets kept, the damage recorded, not complete.
 			_, got0 := combinedAssets(t, st, 0)
