@@ -185,15 +185,7 @@ func TestFederateAssetsDamagedCluster(t *testing.T) {
 	for _, damage := range []string{"deleted", "garbage"} {
 		t.Run(damage, func(t *testing.T) {
 			ctx := context.Background()
-			mem := objstore.NewInMemBucket()
-			st := store.New(mem, store.Options{})
-			for _, c := range []string{"a", "b"} {
-				for d := range 2 {
-					commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
-					_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
-					require.NoError(t, err)
-				}
-			}
+			mem, st := twoClusterAssets(t, 2)
 			f := newFederator(st, nil)
 			_, err := f.RunOnce(ctx)
 			require.NoError(t, err)
@@ -291,15 +283,7 @@ func TestFederateAssetsDamagedCluster(t *testing.T) {
 // (checkCombined): the rebuilt store is the undamaged one, byte for byte.
 func TestFederateAssetsRemergesDamagedCombinedBlock(t *testing.T) {
 	ctx := context.Background()
-	mem := objstore.NewInMemBucket()
-	st := store.New(mem, store.Options{})
-	for _, c := range []string{"a", "b"} {
-		for d := range 2 {
-			commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
-			_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
-			require.NoError(t, err)
-		}
-	}
+	mem, st := twoClusterAssets(t, 2)
 	_, err := newFederator(st, nil).RunOnce(ctx)
 	require.NoError(t, err)
 	want := snapshot(t, mem, "federated/combined/")
@@ -345,15 +329,7 @@ func TestFederateAssetsRemergesDamagedCombinedBlock(t *testing.T) {
 // its window merged again, and the store converges byte for byte.
 func TestFederateAssetsRepairsCombinedIndex(t *testing.T) {
 	ctx := context.Background()
-	mem := objstore.NewInMemBucket()
-	st := store.New(mem, store.Options{})
-	for _, c := range []string{"a", "b"} {
-		for d := range 2 {
-			commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
-			_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
-			require.NoError(t, err)
-		}
-	}
+	mem, st := twoClusterAssets(t, 2)
 	f := newFederator(st, nil)
 	_, err := f.RunOnce(ctx)
 	require.NoError(t, err)
@@ -383,13 +359,7 @@ func TestFederateAssetsRepairsCombinedIndex(t *testing.T) {
 // pass before the asset merge shared inputRows).
 func TestFederateAssetsQuarantinedWithDamagedPrevious(t *testing.T) {
 	ctx := context.Background()
-	mem := objstore.NewInMemBucket()
-	st := store.New(mem, store.Options{})
-	for _, c := range []string{"a", "b"} {
-		commit(t, st, clusterBlock(c, 0, 3, 1))
-		_, err := st.CommitAssets(ctx, []store.AssetBlock{clusterAssets(c, 0, 2)}, store.CommitOptions{})
-		require.NoError(t, err)
-	}
+	mem, st := twoClusterAssets(t, 1)
 	f := newFederator(st, nil)
 	_, err := f.RunOnce(ctx)
 	require.NoError(t, err)
@@ -410,4 +380,20 @@ func TestFederateAssetsQuarantinedWithDamagedPrevious(t *testing.T) {
 	src := sourceOf(t, combinedAssetEntry(t, st, 0), "b")
 	require.Equal(t, entries[0].SHA256, src.Quarantined)
 	require.NotEmpty(t, src.Reason)
+}
+
+// twoClusterAssets commits allocation and asset blocks of clusters a and b
+// for days 0 to days-1 to an in-memory store.
+func twoClusterAssets(t *testing.T, days int) (*objstore.InMemBucket, *store.Store) {
+	t.Helper()
+	mem := objstore.NewInMemBucket()
+	st := store.New(mem, store.Options{})
+	for _, c := range []string{"a", "b"} {
+		for d := range days {
+			commit(t, st, clusterBlock(c, d, 3, uint64(d+1)))
+			_, err := st.CommitAssets(context.Background(), []store.AssetBlock{clusterAssets(c, d, float64(d+2))}, store.CommitOptions{})
+			require.NoError(t, err)
+		}
+	}
+	return mem, st
 }
