@@ -236,7 +236,7 @@ func (f *Federator) RunOnce(ctx context.Context) (Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if err := f.passAssets(ctx, res, clusters, &rep); err != nil {
+		if err := f.passAssets(ctx, res, clusters, status, &rep); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -304,7 +304,7 @@ func (f *Federator) finish(rep Report, start time.Time, err error) (Report, erro
 }
 
 func (f *Federator) passResolution(ctx context.Context, res store.Resolution, clusters []string, status map[string]*ClusterStatus, rep *Report) error {
-	indexes := f.readIndexes(ctx, res, clusters)
+	indexes := f.readIndexes(ctx, store.PipelineAllocations, res, clusters)
 	for _, ci := range indexes {
 		st := status[ci.Cluster]
 		if ci.Damaged != "" {
@@ -329,7 +329,7 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	combined, err := f.st.ReadIndex(ctx, store.CombinedID, res)
 	repaired := false
 	if repairable(err) {
-		combined, err = f.repairCombined(ctx, res, err, rep)
+		combined, err = f.repairCombined(ctx, store.PipelineAllocations, res, err, rep)
 		repaired = true
 	}
 	if err != nil {
@@ -341,7 +341,7 @@ func (f *Federator) passResolution(ctx context.Context, res store.Resolution, cl
 	if !repaired && !f.opts.SkipCombinedCheck {
 		// A rebuilt index was verified block by block just now.
 		var err error
-		damaged, err = f.checkCombined(ctx, res, combined, retainFrom, rep)
+		damaged, err = f.checkCombined(ctx, store.PipelineAllocations, res, combined, retainFrom, rep)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -417,9 +417,13 @@ func repairable(err error) bool {
 // windows in this pass; intact blocks keep their lineage and are not merged
 // again. The federator is the combined store's only writer, so the repair
 // needs no other process stopped.
-func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, readErr error, rep *Report) (store.Index, error) {
-	f.logger.Warn("combined index unreadable: rebuilding it from the combined blocks", "resolution", string(res), "err", readErr)
-	rr, err := f.st.RepairIndex(ctx, store.CombinedID, res, store.RepairOptions{})
+func (f *Federator) repairCombined(ctx context.Context, p store.Pipeline, res store.Resolution, readErr error, rep *Report) (store.Index, error) {
+	repair, key := f.st.RepairIndex, store.IndexKey(store.CombinedID, res)
+	if p == store.PipelineAssets {
+		repair, key = f.st.RepairAssetIndex, store.AssetIndexKey(store.CombinedID, res)
+	}
+	f.logger.Warn("combined index unreadable: rebuilding it from the combined blocks", "pipeline", string(p), "resolution", string(res), "err", readErr)
+	rr, err := repair(ctx, store.CombinedID, res, store.RepairOptions{})
 	if err != nil {
 		return store.Index{}, fmt.Errorf("combined index unreadable (%v), and rebuilding it failed: %w", readErr, err)
 	}
@@ -427,8 +431,8 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 		rep.Quarantined = append(rep.Quarantined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error()})
 		f.logger.Warn("combined block set aside while rebuilding the index; its window is merged again", "key", be.Key, "reason", be.Reason, "detail", be.Detail)
 	}
-	rep.RepairedIndexes = append(rep.RepairedIndexes, store.IndexKey(store.CombinedID, res))
-	f.logger.Warn("combined index rebuilt from the combined blocks", "resolution", string(res),
+	rep.RepairedIndexes = append(rep.RepairedIndexes, key)
+	f.logger.Warn("combined index rebuilt from the combined blocks", "pipeline", string(p), "resolution", string(res),
 		"blocks", rr.Found, "entries", len(rr.Index.Blocks), "set_aside", len(rr.SetAside))
 	return rr.Index, nil
 }
@@ -438,7 +442,11 @@ func (f *Federator) repairCombined(ctx context.Context, res store.Resolution, re
 // damaged ones by window start with a short reason, reporting each in
 // rep.DamagedCombined. A block that cannot be checked (a transport error)
 // is not damaged; the errors are returned joined.
-func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, combined store.Index, retainFrom time.Time, rep *Report) (map[int64]string, error) {
+func (f *Federator) checkCombined(ctx context.Context, p store.Pipeline, res store.Resolution, combined store.Index, retainFrom time.Time, rep *Report) (map[int64]string, error) {
+	check := f.st.CheckBlock
+	if p == store.PipelineAssets {
+		check = f.st.CheckAssetBlock
+	}
 	retain := unixOrMin(retainFrom)
 	errs := make([]error, len(combined.Blocks))
 	var g errgroup.Group
@@ -448,7 +456,7 @@ func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, com
 			continue
 		}
 		g.Go(func() error {
-			errs[i] = f.st.CheckBlock(ctx, store.CombinedID, res, e, f.opts.CheckCombined)
+			errs[i] = check(ctx, store.CombinedID, res, e, f.opts.CheckCombined)
 			return nil
 		})
 	}
@@ -465,7 +473,7 @@ func (f *Federator) checkCombined(ctx context.Context, res store.Resolution, com
 			}
 			damaged[combined.Blocks[i].Start] = be.Reason.Error()
 			rep.DamagedCombined = append(rep.DamagedCombined, Quarantined{Cluster: store.CombinedID, Resolution: res, Key: be.Key, Reason: be.Error(), cause: be.Reason})
-			f.logger.Warn("combined block damaged: merging its window again", "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "detail", be.Detail)
+			f.logger.Warn("combined block damaged: merging its window again", "pipeline", string(p), "resolution", string(res), "key", be.Key, "reason", be.Reason.Error(), "detail", be.Detail)
 		default:
 			failed = append(failed, err)
 		}
@@ -489,17 +497,21 @@ const (
 // index is an empty one, unless the prefix holds blocks: then the cluster is
 // damaged, as it is when its index cannot be decoded. Any other failure is
 // recorded on the cluster.
-func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clusters []string) []ClusterIndex {
+func (f *Federator) readIndexes(ctx context.Context, p store.Pipeline, res store.Resolution, clusters []string) []ClusterIndex {
+	read, what := f.st.ReadIndex, "index"
+	if p == store.PipelineAssets {
+		read, what = f.st.ReadAssetIndex, "asset index"
+	}
 	out := make([]ClusterIndex, len(clusters))
 	var g errgroup.Group // failures are recorded per cluster, not returned
 	g.SetLimit(f.opts.IndexConcurrency)
 	for i, c := range clusters {
 		g.Go(func() error {
-			ix, err := f.st.ReadIndex(ctx, c, res)
+			ix, err := read(ctx, c, res)
 			out[i] = ClusterIndex{Cluster: c, Index: ix, Err: err}
-			f.checkDamage(ctx, res, &out[i])
+			f.checkDamage(ctx, p, res, &out[i])
 			if err != nil {
-				f.logger.Warn("cluster index unreadable; keeping its combined rows", "cluster", c, "resolution", string(res), "err", err)
+				f.logger.Warn("cluster "+what+" unreadable; keeping its combined rows", "cluster", c, "resolution", string(res), "err", err)
 			}
 			return nil
 		})
@@ -511,7 +523,11 @@ func (f *Federator) readIndexes(ctx context.Context, res store.Resolution, clust
 // checkDamage marks a cluster damaged when its index is unreadable, or
 // missing while its prefix holds blocks. A failure to find out is recorded as
 // the cluster's index error, so nothing of the cluster is dropped.
-func (f *Federator) checkDamage(ctx context.Context, res store.Resolution, ci *ClusterIndex) {
+func (f *Federator) checkDamage(ctx context.Context, p store.Pipeline, res store.Resolution, ci *ClusterIndex) {
+	list, indexExists := f.st.ListBlocks, f.st.IndexExists
+	if p == store.PipelineAssets {
+		list, indexExists = f.st.ListAssetBlocks, f.st.AssetIndexExists
+	}
 	var reason string
 	var ie *store.IndexError
 	switch {
@@ -522,12 +538,12 @@ func (f *Federator) checkDamage(ctx context.Context, res store.Resolution, ci *C
 	default:
 		return
 	}
-	blocks, err := f.st.ListBlocks(ctx, ci.Cluster, res)
+	blocks, err := list(ctx, ci.Cluster, res)
 	if err == nil && len(blocks) > 0 && reason == DamageIndexMissing {
 		// An index that exists and lists nothing is the cluster's word (its
 		// blocks may be expired ones whose deletion was interrupted).
 		var exists bool
-		if exists, err = f.st.IndexExists(ctx, ci.Cluster, res); err == nil && exists {
+		if exists, err = indexExists(ctx, ci.Cluster, res); err == nil && exists {
 			return
 		}
 	}
@@ -542,7 +558,7 @@ func (f *Federator) checkDamage(ctx context.Context, res store.Resolution, ci *C
 	}
 	ci.Damaged, ci.Blocks = reason, blocks
 	f.logger.Warn("cluster damaged: its prefix holds blocks but its index is "+strings.TrimPrefix(reason, "index ")+"; keeping its combined rows, marking windows without them incomplete",
-		"cluster", ci.Cluster, "resolution", string(res), "blocks", len(blocks), "err", ci.Err)
+		"pipeline", string(p), "cluster", ci.Cluster, "resolution", string(res), "blocks", len(blocks), "err", ci.Err)
 }
 
 // fmtRetention writes whole days as config does ("91d").
@@ -568,14 +584,26 @@ func (f *Federator) retainFrom(res store.Resolution) time.Time {
 // next pass.
 func (f *Federator) mergeWindow(ctx context.Context, res store.Resolution, wp WindowPlan, combined store.Index) ([]Quarantined, error) {
 	w := allocation.Window{Start: time.Unix(wp.Start, 0).UTC(), End: time.Unix(wp.End, 0).UTC()}
-	prev := previousBlock{f: f, res: res, combined: combined, start: wp.Start}
+	prev := previousBlock[allocation.Allocation]{combined: combined, start: wp.Start, read: func(ctx context.Context, e store.IndexEntry) ([]allocation.Allocation, store.BlockMeta, error) {
+		b, err := f.st.ReadBlock(ctx, store.CombinedID, res, e)
+		return b.Rows, b.Meta, err
+	}}
+	read := func(ctx context.Context, in Input) ([]allocation.Allocation, store.BlockMeta, error) {
+		blk, err := f.st.ReadBlock(ctx, in.Cluster, res, in.Entry)
+		if err != nil {
+			return nil, store.BlockMeta{}, err
+		}
+		rows, err := clusterRows(in.Cluster, blk.Rows)
+		return rows, blk.Meta, err
+	}
+	clusterOf := func(r allocation.Allocation) string { return r.Properties.Cluster }
 	out := store.Block{Meta: store.BlockMeta{
 		Cluster: store.CombinedID, Resolution: res, Window: w, Complete: true,
 		ProducerVersion: f.opts.Version, ProducerInstance: ProducerInstance,
 	}}
 	var quarantined []Quarantined
 	for _, in := range wp.Inputs {
-		rows, src, complete, built, q, err := f.inputRows(ctx, res, in, &prev)
+		rows, src, complete, built, q, err := inputRows(ctx, f, res, in, read, &prev, clusterOf)
 		if err != nil {
 			return quarantined, fmt.Errorf("federate %s window %s: %w", res, w, err)
 		}
@@ -602,16 +630,16 @@ func (f *Federator) mergeWindow(ctx context.Context, res store.Resolution, wp Wi
 	return quarantined, nil
 }
 
-// inputRows returns one input's rows for the combined block and the source to
-// record for it.
-func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Input, prev *previousBlock) (rows []allocation.Allocation, src store.Source, complete bool, built time.Time, q *Quarantined, err error) {
+// inputRows returns one input's rows (allocations or assets, R) for the
+// combined block and the source to record for it. read reads the input's
+// cluster block and checks its rows belong to the cluster; prev holds the
+// window's current combined block, whose rows of the cluster (clusterOf) are
+// kept when the input is quarantined, carried or damaged.
+func inputRows[R any](ctx context.Context, f *Federator, res store.Resolution, in Input, read func(context.Context, Input) ([]R, store.BlockMeta, error), prev *previousBlock[R], clusterOf func(R) string) (rows []R, src store.Source, complete bool, built time.Time, q *Quarantined, err error) {
 	if !in.Carried {
-		blk, err := f.st.ReadBlock(ctx, in.Cluster, res, in.Entry)
+		blkRows, meta, err := read(ctx, in)
 		if err == nil {
-			rows, err = clusterRows(in.Cluster, blk.Rows)
-		}
-		if err == nil {
-			return rows, store.Source{Cluster: in.Cluster, SHA256: in.Entry.SHA256}, blk.Meta.Complete, blk.Meta.BuildTime, nil, nil
+			return blkRows, store.Source{Cluster: in.Cluster, SHA256: in.Entry.SHA256}, meta.Complete, meta.BuildTime, nil, nil
 		}
 		var be *store.BlockError
 		if !errors.As(err, &be) {
@@ -632,7 +660,7 @@ func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Inpu
 		// readable block.
 		return nil, store.Source{Cluster: in.Cluster, Quarantined: in.Entry.SHA256, Reason: q.short()}, false, time.Time{}, q, nil
 	}
-	pb, err := prev.get(ctx)
+	pbRows, pbMeta, err := prev.get(ctx)
 	var lost *store.BlockError
 	if errors.As(err, &lost) {
 		// The combined block that held the cluster's rows is damaged too:
@@ -651,21 +679,21 @@ func (f *Federator) inputRows(ctx context.Context, res store.Resolution, in Inpu
 	if err != nil {
 		return nil, store.Source{}, false, time.Time{}, q, fmt.Errorf("read previous combined block to keep %s's rows: %w", in.Cluster, err)
 	}
-	for _, r := range pb.Rows {
-		if r.Properties.Cluster == in.Cluster {
+	for _, r := range pbRows {
+		if clusterOf(r) == in.Cluster {
 			rows = append(rows, r)
 		}
 	}
 	switch {
 	case in.Damage != "":
-		return rows, src, false, pb.Meta.BuildTime, nil, nil
+		return rows, src, false, pbMeta.BuildTime, nil, nil
 	case q != nil:
 		src = *in.Previous
 		src.Quarantined, src.Reason = in.Entry.SHA256, q.short()
 	default:
 		src = *in.Previous
 	}
-	return rows, src, pb.Meta.Complete, pb.Meta.BuildTime, q, nil
+	return rows, src, pbMeta.Complete, pbMeta.BuildTime, q, nil
 }
 
 // clusterRows checks that a cluster block's rows belong to it and makes their
@@ -687,29 +715,31 @@ func clusterRows(cluster string, rows []allocation.Allocation) ([]allocation.All
 	return rows, nil
 }
 
-// previousBlock lazily reads the current combined block of a window, once.
-type previousBlock struct {
-	f        *Federator
-	res      store.Resolution
+// previousBlock lazily reads the current combined block of a window (of
+// allocations or assets, R), once.
+type previousBlock[R any] struct {
+	read     func(context.Context, store.IndexEntry) ([]R, store.BlockMeta, error)
 	combined store.Index
 	start    int64
-	blk      *store.Block
+	done     bool
+	rows     []R
+	meta     store.BlockMeta
 }
 
-func (p *previousBlock) get(ctx context.Context) (store.Block, error) {
-	if p.blk != nil {
-		return *p.blk, nil
+func (p *previousBlock[R]) get(ctx context.Context) ([]R, store.BlockMeta, error) {
+	if p.done {
+		return p.rows, p.meta, nil
 	}
 	e, ok := p.combined.Find(time.Unix(p.start, 0))
 	if !ok {
-		return store.Block{}, errors.New("no combined block for the window")
+		return nil, store.BlockMeta{}, errors.New("no combined block for the window")
 	}
-	b, err := p.f.st.ReadBlock(ctx, store.CombinedID, p.res, e)
+	rows, meta, err := p.read(ctx, e)
 	if err != nil {
-		return store.Block{}, err
+		return nil, store.BlockMeta{}, err
 	}
-	p.blk = &b
-	return b, nil
+	p.done, p.rows, p.meta = true, rows, meta
+	return rows, meta, nil
 }
 
 // duplicateProducers returns the producer instances of an index when they

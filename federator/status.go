@@ -169,22 +169,7 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 	for _, c := range clusters {
 		cc := ClusterCoverage{Cluster: c}
 		for _, res := range store.Resolutions {
-			ix, err := st.ReadIndex(ctx, c, res)
-			if err != nil {
-				rc := ResolutionCoverage{Resolution: res, IndexError: err.Error()}
-				if blocks, lerr := st.ListBlocks(ctx, c, res); lerr == nil && len(blocks) > 0 {
-					rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexUnreadable, len(blocks))
-				}
-				cc.Resolutions = append(cc.Resolutions, rc)
-				continue
-			}
-			rc := describe(ix, res)
-			if len(ix.Blocks) == 0 {
-				if blocks, lerr := st.ListBlocks(ctx, c, res); lerr == nil && len(blocks) > 0 {
-					rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexMissing, len(blocks))
-				}
-			}
-			countFederated(&rc, c, ix, combined[res])
+			rc, ix := prefixCoverage(ctx, st, store.PipelineAllocations, c, res, combined[res])
 			cc.Resolutions = append(cc.Resolutions, rc)
 			for _, e := range ix.Blocks {
 				if e.BuildTime.After(cc.NewestBuild) {
@@ -193,19 +178,40 @@ func ReadCoverage(ctx context.Context, st *store.Store, now time.Time, staleAfte
 			}
 		}
 		for _, res := range store.Resolutions {
-			ix, err := st.ReadAssetIndex(ctx, c, res)
-			if err != nil {
-				cc.Assets = append(cc.Assets, ResolutionCoverage{Resolution: res, IndexError: err.Error()})
-				continue
-			}
-			rc := describe(ix, res)
-			countFederated(&rc, c, ix, combinedAssets[res])
+			rc, _ := prefixCoverage(ctx, st, store.PipelineAssets, c, res, combinedAssets[res])
 			cc.Assets = append(cc.Assets, rc)
 		}
 		cc.Stale = cc.NewestBuild.IsZero() || now.Sub(cc.NewestBuild) > staleAfter
 		cov.Clusters = append(cov.Clusters, cc)
 	}
 	return cov, nil
+}
+
+// prefixCoverage describes one cluster prefix of pipeline p against the
+// combined index of its resolution, and returns the cluster's index (empty
+// when unreadable). A prefix holding blocks whose index is unreadable or
+// missing is damaged, as the federator judges it.
+func prefixCoverage(ctx context.Context, st *store.Store, p store.Pipeline, c string, res store.Resolution, combined store.Index) (ResolutionCoverage, store.Index) {
+	read, list := st.ReadIndex, st.ListBlocks
+	if p == store.PipelineAssets {
+		read, list = st.ReadAssetIndex, st.ListAssetBlocks
+	}
+	ix, err := read(ctx, c, res)
+	if err != nil {
+		rc := ResolutionCoverage{Resolution: res, IndexError: err.Error()}
+		if blocks, lerr := list(ctx, c, res); lerr == nil && len(blocks) > 0 {
+			rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexUnreadable, len(blocks))
+		}
+		return rc, store.Index{}
+	}
+	rc := describe(ix, res)
+	if len(ix.Blocks) == 0 {
+		if blocks, lerr := list(ctx, c, res); lerr == nil && len(blocks) > 0 {
+			rc.Damaged = fmt.Sprintf("%s (%d blocks)", DamageIndexMissing, len(blocks))
+		}
+	}
+	countFederated(&rc, c, ix, combined)
+	return rc, ix
 }
 
 // describe summarises an index: counts, span and gaps.

@@ -29,6 +29,9 @@ const (
 // RepairReport says what RepairIndex found in one prefix and what it wrote
 // (or, in a dry run, would write).
 type RepairReport struct {
+	// Pipeline is the pipeline of the prefix: PipelineAllocations for
+	// RepairIndex, PipelineAssets for RepairAssetIndex.
+	Pipeline   Pipeline
 	Cluster    string
 	Resolution Resolution
 	// Previous is the state of the index object before the repair;
@@ -84,14 +87,30 @@ type RepairReport struct {
 // prefix: nothing else may write the prefix while it runs. Stop the agent of
 // that cluster (or the federator, for the combined store) first.
 func (s *Store) RepairIndex(ctx context.Context, cluster string, res Resolution, opts RepairOptions) (RepairReport, error) {
-	rep := RepairReport{Cluster: cluster, Resolution: res}
+	return s.repairIndex(ctx, PipelineAllocations, cluster, res, opts)
+}
+
+// RepairAssetIndex is RepairIndex for the asset prefix of a cluster (or of
+// the combined store) and resolution: its blocks are verified as asset
+// blocks (DecodeAssetBlock) and the rebuilt index is an asset index.
+func (s *Store) RepairAssetIndex(ctx context.Context, cluster string, res Resolution, opts RepairOptions) (RepairReport, error) {
+	return s.repairIndex(ctx, PipelineAssets, cluster, res, opts)
+}
+
+func (s *Store) repairIndex(ctx context.Context, p Pipeline, cluster string, res Resolution, opts RepairOptions) (RepairReport, error) {
+	rep := RepairReport{Pipeline: p, Cluster: cluster, Resolution: res}
 	if err := ValidateClusterID(cluster); err != nil {
 		return rep, fmt.Errorf("repair index: %w", err)
 	}
 	if _, err := ParseResolution(string(res)); err != nil {
 		return rep, fmt.Errorf("repair index: %w", err)
 	}
+	ix := Index{Version: IndexVersion, Cluster: cluster, Resolution: res, Blocks: []IndexEntry{}}
 	prefix, key := Prefix(cluster, res), IndexKey(cluster, res)
+	if p == PipelineAssets {
+		ix.Pipeline = PipelineAssets
+		prefix, key = AssetPrefix(cluster, res), AssetIndexKey(cluster, res)
+	}
 
 	oldData, err := s.get(ctx, key, 64<<20, 0)
 	var old Index
@@ -103,7 +122,7 @@ func (s *Store) RepairIndex(ctx context.Context, cluster string, res Resolution,
 	case err != nil:
 		rep.Previous, rep.PreviousErr = IndexUnreadable, &IndexError{Key: key, Err: err}
 	default:
-		if old, err = DecodeIndex(key, oldData, cluster, res); err != nil {
+		if old, err = decodePipelineIndex(key, oldData, p, cluster, res, MaxIndexSize); err != nil {
 			rep.Previous, rep.PreviousErr = IndexUnreadable, err
 		} else {
 			rep.Previous, rep.PreviousEntries = IndexReadable, len(old.Blocks)
@@ -126,9 +145,8 @@ func (s *Store) RepairIndex(ctx context.Context, cluster string, res Resolution,
 	}
 	rep.Found = len(blockKeys)
 
-	ix := Index{Version: IndexVersion, Cluster: cluster, Resolution: res, Blocks: []IndexEntry{}}
 	for _, name := range blockKeys {
-		e, err := s.verifyObject(ctx, name)
+		e, err := s.verifyObject(ctx, p, name)
 		var be *BlockError
 		switch {
 		case errors.As(err, &be):
@@ -173,23 +191,29 @@ func (s *Store) RepairIndex(ctx context.Context, cluster string, res Resolution,
 		return rep, fmt.Errorf("repair %s: %w", prefix, err)
 	}
 	rep.Written = true
-	s.logger.Info("index repaired", "cluster", cluster, "resolution", string(res), "previous", string(rep.Previous),
+	s.logger.Info("index repaired", "pipeline", string(p), "cluster", cluster, "resolution", string(res), "previous", string(rep.Previous),
 		"entries", len(ix.Blocks), "set_aside", len(rep.SetAside), "dropped", len(rep.Dropped))
 	return rep, nil
 }
 
-// verifyObject downloads a block object, decodes and checks it against its
-// key, and returns the index entry Commit would write for it. Damage is a
-// *BlockError; any other error is a transport or context failure.
-func (s *Store) verifyObject(ctx context.Context, key string) (IndexEntry, error) {
-	ref, err := ParseBlockKey(key)
+// verifyObject downloads a block object of pipeline p, decodes and checks
+// it against its key, and returns the index entry Commit would write for
+// it. Damage is a *BlockError; any other error is a transport or context
+// failure.
+func (s *Store) verifyObject(ctx context.Context, p Pipeline, key string) (IndexEntry, error) {
+	parse, canonical := ParseBlockKey, BlockRef.Key
+	if p == PipelineAssets {
+		parse = ParseAssetBlockKey
+		canonical = func(r BlockRef) string { return AssetBlockKey(r.Cluster, r.Resolution, r.Window) }
+	}
+	ref, err := parse(key)
 	if err != nil {
 		return IndexEntry{}, blockErr(key, ErrForeignBlock, "%v", err)
 	}
-	if ref.Key() != key {
+	if canonical(ref) != key {
 		// Readers find a block by the key its window gives (BlockKey), so
 		// an object under another spelling of it (leading zeros) is never read.
-		return IndexEntry{}, blockErr(key, ErrForeignBlock, "not the block key of its window (%s)", ref.Key())
+		return IndexEntry{}, blockErr(key, ErrForeignBlock, "not the block key of its window (%s)", canonical(ref))
 	}
 	data, err := s.get(ctx, key, s.maxBlockBytes, 0)
 	switch {
@@ -199,6 +223,13 @@ func (s *Store) verifyObject(ctx context.Context, key string) (IndexEntry, error
 		return IndexEntry{}, blockErr(key, ErrBlockTooLarge, "limit %d bytes", s.maxBlockBytes)
 	case err != nil:
 		return IndexEntry{}, fmt.Errorf("read block %s: %w", key, err)
+	}
+	if p == PipelineAssets {
+		b, err := DecodeAssetBlock(ctx, key, data)
+		if err != nil {
+			return IndexEntry{}, err
+		}
+		return assetEntryFor(b, data), nil
 	}
 	b, err := DecodeBlock(ctx, key, data)
 	if err != nil {

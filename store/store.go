@@ -369,7 +369,15 @@ const (
 // or mismatching object is a *BlockError (ErrMissingBlock, ErrEmptyBlock,
 // ErrSizeMismatch, ErrHashMismatch); a transport failure is another error.
 func (s *Store) CheckBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, mode CheckMode) error {
-	key := BlockKey(cluster, res, e.Window())
+	return s.checkObject(ctx, BlockKey(cluster, res, e.Window()), e, mode)
+}
+
+// CheckAssetBlock is CheckBlock for an entry of an asset index.
+func (s *Store) CheckAssetBlock(ctx context.Context, cluster string, res Resolution, e IndexEntry, mode CheckMode) error {
+	return s.checkObject(ctx, AssetBlockKey(cluster, res, e.Window()), e, mode)
+}
+
+func (s *Store) checkObject(ctx context.Context, key string, e IndexEntry, mode CheckMode) error {
 	if mode == CheckDigest {
 		_, _, err := s.verifiedObject(ctx, key, e)
 		return err
@@ -471,18 +479,31 @@ func ForeignPrefix(id string) string { return rootPrefix + "/" + id + "/" }
 // by their keys alone, whether or not an index lists them. Objects that are
 // not block keys are skipped.
 func (s *Store) ListBlocks(ctx context.Context, cluster string, res Resolution) ([]BlockRef, error) {
+	return s.listBlocks(ctx, PipelineAllocations, cluster, res)
+}
+
+// ListAssetBlocks is ListBlocks for the asset prefix.
+func (s *Store) ListAssetBlocks(ctx context.Context, cluster string, res Resolution) ([]BlockRef, error) {
+	return s.listBlocks(ctx, PipelineAssets, cluster, res)
+}
+
+func (s *Store) listBlocks(ctx context.Context, p Pipeline, cluster string, res Resolution) ([]BlockRef, error) {
 	if err := ValidateClusterID(cluster); err != nil {
 		return nil, fmt.Errorf("list blocks: %w", err)
 	}
+	prefix, parse := Prefix(cluster, res), ParseBlockKey
+	if p == PipelineAssets {
+		prefix, parse = AssetPrefix(cluster, res), ParseAssetBlockKey
+	}
 	var out []BlockRef
-	err := s.bkt.Iter(ctx, Prefix(cluster, res), func(name string) error {
-		if ref, err := ParseBlockKey(name); err == nil && ref.Cluster == cluster && ref.Resolution == res {
+	err := s.bkt.Iter(ctx, prefix, func(name string) error {
+		if ref, err := parse(name); err == nil && ref.Cluster == cluster && ref.Resolution == res {
 			out = append(out, ref)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list blocks under %s: %w", Prefix(cluster, res), err)
+		return nil, fmt.Errorf("list blocks under %s: %w", prefix, err)
 	}
 	slices.SortFunc(out, func(a, b BlockRef) int { return a.Window.Start.Compare(b.Window.Start) })
 	return out, nil
@@ -491,9 +512,18 @@ func (s *Store) ListBlocks(ctx context.Context, cluster string, res Resolution) 
 // IndexExists reports whether the index object of a cluster and resolution
 // exists (ReadIndex reads a missing index as an empty one).
 func (s *Store) IndexExists(ctx context.Context, cluster string, res Resolution) (bool, error) {
-	ok, err := s.bkt.Exists(ctx, IndexKey(cluster, res))
+	return s.indexExists(ctx, IndexKey(cluster, res))
+}
+
+// AssetIndexExists is IndexExists for the asset index.
+func (s *Store) AssetIndexExists(ctx context.Context, cluster string, res Resolution) (bool, error) {
+	return s.indexExists(ctx, AssetIndexKey(cluster, res))
+}
+
+func (s *Store) indexExists(ctx context.Context, key string) (bool, error) {
+	ok, err := s.bkt.Exists(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("check index %s: %w", IndexKey(cluster, res), err)
+		return false, fmt.Errorf("check index %s: %w", key, err)
 	}
 	return ok, nil
 }

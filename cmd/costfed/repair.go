@@ -17,7 +17,7 @@ import (
 // runRepair implements "costfed repair": rebuild the index of one or every
 // prefix from its block objects (store.RepairIndex).
 func runRepair(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "repair", "repair --store federated-store.yaml (--cluster ID | --all) [--resolution 1h,1d] [--dry-run]\n\n"+
+	fs := newFlagSet(e, "repair", "repair --store federated-store.yaml (--cluster ID | --all) [--resolution 1h,1d] [--pipeline allocations,assets] [--dry-run]\n\n"+
 		"Rebuilds the index of each prefix from its blocks' footers, verifying every block and\n"+
 		"setting aside (leaving unlisted, never deleting) the ones that fail. Stop the writers of\n"+
 		"the prefixes first (the cluster's agent; the federator for --cluster combined or --all),\n"+
@@ -26,6 +26,7 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 	cluster := fs.String("cluster", "", "cluster id whose indexes to rebuild ("+store.CombinedID+" for the combined store)")
 	all := fs.Bool("all", false, "rebuild the indexes of every cluster and of the combined store")
 	resFlag := fs.String("resolution", "1h,1d", "comma-separated resolutions to rebuild")
+	pipelineFlag := fs.String("pipeline", "allocations,assets", "comma-separated pipelines whose prefixes to rebuild: allocations, assets")
 	dryRun := fs.Bool("dry-run", false, "report what would be written, write nothing")
 	var lf logFlags
 	lf.register(fs)
@@ -52,6 +53,10 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 		if !slices.Contains(resolutions, r) {
 			resolutions = append(resolutions, r)
 		}
+	}
+	pipelines, err := store.ParsePipelines(*pipelineFlag)
+	if err != nil {
+		return usagef("--pipeline: %v", err)
 	}
 	logger, err := lf.logger(e)
 	if err != nil {
@@ -86,20 +91,26 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 	var failed []error
 	written, setAside := 0, 0
 	for _, c := range clusters {
-		for _, res := range resolutions {
-			if err := ctx.Err(); err != nil {
-				return err
+		for _, p := range pipelines {
+			repair, prefix := st.RepairIndex, store.Prefix
+			if p == store.PipelineAssets {
+				repair, prefix = st.RepairAssetIndex, store.AssetPrefix
 			}
-			rep, err := st.RepairIndex(ctx, c, res, store.RepairOptions{DryRun: *dryRun})
-			if err != nil {
-				fmt.Fprintf(e.stdout, "%s: failed: %v\n", store.Prefix(c, res), err)
-				failed = append(failed, err)
-				continue
-			}
-			printRepair(e.stdout, rep, *dryRun)
-			setAside += len(rep.SetAside)
-			if rep.Written || (*dryRun && !rep.Unchanged && !rep.Empty) {
-				written++
+			for _, res := range resolutions {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				rep, err := repair(ctx, c, res, store.RepairOptions{DryRun: *dryRun})
+				if err != nil {
+					fmt.Fprintf(e.stdout, "%s: failed: %v\n", prefix(c, res), err)
+					failed = append(failed, err)
+					continue
+				}
+				printRepair(e.stdout, prefix(c, res), rep, *dryRun)
+				setAside += len(rep.SetAside)
+				if rep.Written || (*dryRun && !rep.Unchanged && !rep.Empty) {
+					written++
+				}
 			}
 		}
 	}
@@ -122,7 +133,7 @@ func runRepair(ctx context.Context, e *env, args []string) error {
 	if *dryRun {
 		verb = "to write (dry run, nothing written)"
 	}
-	fmt.Fprintf(e.stdout, "prefixes=%d indexes %s=%d set_aside=%d failed=%d\n", len(clusters)*len(resolutions), verb, written, setAside, len(failed))
+	fmt.Fprintf(e.stdout, "prefixes=%d indexes %s=%d set_aside=%d failed=%d\n", len(clusters)*len(pipelines)*len(resolutions), verb, written, setAside, len(failed))
 	if len(failed) > 0 {
 		return fmt.Errorf("%d prefixes could not be repaired: %w", len(failed), errors.Join(failed...))
 	}
@@ -142,10 +153,9 @@ func filesystemRoot(cfg config.Store) (string, bool) {
 	return filepath.Join(cfg.Location(), filepath.FromSlash(strings.Trim(cfg.Prefix, "/"))), true
 }
 
-// printRepair prints one prefix's repair: what the index was, the blocks
-// found and set aside, and what was (or would be) written.
-func printRepair(w io.Writer, rep store.RepairReport, dryRun bool) {
-	prefix := store.Prefix(rep.Cluster, rep.Resolution)
+// printRepair prints the repair of one prefix: what the index was, the
+// blocks found and set aside, and what was (or would be) written.
+func printRepair(w io.Writer, prefix string, rep store.RepairReport, dryRun bool) {
 	if rep.Empty {
 		fmt.Fprintf(w, "%s: no index and no blocks, nothing to repair\n", prefix)
 		return

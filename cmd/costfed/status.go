@@ -152,15 +152,19 @@ func printCoverage(w io.Writer, cov federator.Coverage) {
 				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined, fmtTime(c.NewestBuild), rstate)
 		}
 		for _, r := range c.Assets {
-			if r.Windows == 0 && r.IndexError == "" {
+			if r.Windows == 0 && r.IndexError == "" && r.Damaged == "" {
 				continue // no assets (a store written before them)
 			}
 			if r.IndexError != "" {
 				fmt.Fprintf(tw, "%s\t%s assets\t-\t-\t-\t-\t-\t-\t-\t-\tindex unreadable: %s\n", c.Cluster, r.Resolution, r.IndexError)
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s assets\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t-\t-\n", c.Cluster, r.Resolution, r.Windows, r.Complete,
-				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined)
+			astate := "-"
+			if r.Damaged != "" {
+				astate = "damaged: " + r.Damaged
+			}
+			fmt.Fprintf(tw, "%s\t%s assets\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t-\t%s\n", c.Cluster, r.Resolution, r.Windows, r.Complete,
+				fmtTime(r.First), fmtTime(r.Last), fmtGaps(r.Gaps), r.Federated, r.Quarantined, astate)
 		}
 	}
 	for _, r := range cov.Combined {
