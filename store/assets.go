@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -436,17 +435,5 @@ func assetEntryFor(b AssetBlock, data []byte) IndexEntry {
 	for _, a := range sortedAssets(b.Assets) {
 		total += a.TotalCost()
 	}
-	return IndexEntry{
-		Start:            b.Meta.Window.Start.Unix(),
-		End:              b.Meta.Window.End.Unix(),
-		Size:             int64(len(data)),
-		SHA256:           hex.EncodeToString(sum[:]),
-		Rows:             len(b.Assets),
-		TotalCost:        total,
-		Complete:         b.Meta.Complete,
-		BuildTime:        b.Meta.BuildTime.UTC(),
-		ProducerVersion:  b.Meta.ProducerVersion,
-		ProducerInstance: b.Meta.ProducerInstance,
-		Sources:          b.Meta.Sources,
-	}
+	return metaEntry(b.Meta, sum, int64(len(data)), len(b.Assets), total)
 }

@@ -268,18 +268,24 @@ func entryFor(b Block, data []byte) IndexEntry {
 			total += r.TotalCost()
 		}
 	}
+	return metaEntry(b.Meta, sum, int64(len(data)), len(b.Rows), total)
+}
+
+// metaEntry is the index entry of a block of either pipeline: its
+// metadata, the object's digest and size, and its row count and cost.
+func metaEntry(m BlockMeta, sum [sha256.Size]byte, size int64, rows int, total float64) IndexEntry {
 	return IndexEntry{
-		Start:            b.Meta.Window.Start.Unix(),
-		End:              b.Meta.Window.End.Unix(),
-		Size:             int64(len(data)),
+		Start:            m.Window.Start.Unix(),
+		End:              m.Window.End.Unix(),
+		Size:             size,
 		SHA256:           hex.EncodeToString(sum[:]),
-		Rows:             len(b.Rows),
+		Rows:             rows,
 		TotalCost:        total,
-		Complete:         b.Meta.Complete,
-		BuildTime:        b.Meta.BuildTime.UTC(),
-		ProducerVersion:  b.Meta.ProducerVersion,
-		ProducerInstance: b.Meta.ProducerInstance,
-		Sources:          b.Meta.Sources,
+		Complete:         m.Complete,
+		BuildTime:        m.BuildTime.UTC(),
+		ProducerVersion:  m.ProducerVersion,
+		ProducerInstance: m.ProducerInstance,
+		Sources:          m.Sources,
 	}
 }
 
