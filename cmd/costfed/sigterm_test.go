@@ -322,19 +322,7 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 			fifo := filepath.Join(t.TempDir(), "config.yaml")
 			require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 			p := startCostfed(t, bin, append(args, fifo)...)
-			// Opening a FIFO for writing without blocking succeeds only once
-			// a reader has it open: then the command is blocked reading it.
-			var w *os.File
-			p.waitUntil(t, "reading the FIFO", func() bool {
-				f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-				if err != nil {
-					require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
-					return false
-				}
-				w = f
-				return true
-			})
-			defer w.Close()
+			defer waitReadingFIFO(t, p, fifo).Close()
 			p.terminate(t, exitInterrupted, 0)
 		})
 	}
@@ -350,17 +338,26 @@ func TestCommandsStopOnSIGTERM(t *testing.T) {
 		cfg := filepath.Join(dir, "federator.yaml")
 		require.NoError(t, os.WriteFile(cfg, []byte("store: "+storeYAML+"\nserver:\n  listen_address: "+freeAddr(t)+"\n  bearer_token_file: "+fifo+"\n"), 0o600))
 		p := startCostfed(t, bin, "serve", "--config", cfg)
-		var w *os.File
-		p.waitUntil(t, "reading the token FIFO", func() bool {
-			f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-			if err != nil {
-				require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
-				return false
-			}
-			w = f
-			return true
-		})
-		defer w.Close()
+		defer waitReadingFIFO(t, p, fifo).Close()
 		p.terminate(t, exitInterrupted, 0)
 	})
+}
+
+// waitReadingFIFO waits until p has fifo open for reading and returns the
+// writing end (kept open, and never written). Opening a FIFO for writing
+// without blocking succeeds only once a reader has it open: then the
+// command is blocked reading it.
+func waitReadingFIFO(t *testing.T, p *sigProc, fifo string) *os.File {
+	t.Helper()
+	var w *os.File
+	p.waitUntil(t, "reading the FIFO", func() bool {
+		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			require.True(t, errors.Is(err, syscall.ENXIO), "open FIFO: %v", err)
+			return false
+		}
+		w = f
+		return true
+	})
+	return w
 }
