@@ -35,6 +35,10 @@ const (
 	IdleSuffix      = "__idle__"
 	UnmountedSuffix = "__unmounted__"
 	Unallocated     = "__unallocated__"
+	// UnmountedPVCsSuffix ends the pod name of a namespace's unmounted row
+	// ("<namespace>-unmounted-pvcs"), which carries the claims of that
+	// namespace while no running pod mounts them, as in current OpenCost.
+	UnmountedPVCsSuffix = "-unmounted-pvcs"
 )
 
 // Properties describe what an allocation belongs to. Empty strings mean unknown.

@@ -51,9 +51,12 @@ func (t PriceTable) For(instanceType string) NodePrices {
 // container that ran in w ("<cluster>/<node>/<namespace>/<pod>/<container>";
 // incarnations of a pod recreated under the same name add up), one idle row
 // per node with capacity metrics ("<cluster>/<node>/__idle__") and
-// unmounted rows for volume and load-balancer cost no running pod carries
-// ("<cluster>/__unmounted__/<namespace>/__unmounted__/__unmounted__", with
-// namespace __unmounted__ for volumes without a claim). Rows are sorted by
+// unmounted rows for volume and load-balancer cost no running pod carries:
+// a namespace's claims while unmounted in
+// "<cluster>/__unmounted__/<namespace>/<namespace>-unmounted-pvcs/__unmounted__",
+// volumes without a claim and load balancers selecting no running pod in
+// "<cluster>/__unmounted__/__unmounted__/__unmounted__/__unmounted__", as
+// in OpenCost. Rows are sorted by
 // name, names are unique, times are whole milliseconds. Warnings report what
 // was mitigated (allocations above a node's capacity, nodes without
 // capacity). It fails on an empty window or a step that is not whole

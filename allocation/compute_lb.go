@@ -82,7 +82,7 @@ func (c *computation) chargeLB(lb *lbState, nsPods []*podState) {
 	sharedSegments(life, members, func(x, y int64, active []int) {
 		cost := price.integral(x, y, &hp)
 		if len(active) == 0 {
-			a := c.unmountedRow(lb.key.cluster, lb.key.namespace)
+			a := c.unmountedRow(lb.key.cluster, "")
 			extend(a, x, y)
 			addLB(a, LBAllocation{Key: key, Service: service, Cost: cost, Private: private, IP: lb.ip, Hours: float64(y-x) / msPerHour})
 			a.LoadBalancerCost += cost

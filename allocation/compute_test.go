@@ -306,12 +306,19 @@ func TestComputeLoadBalancerAndVolumes(t *testing.T) {
 	require.Equal(t, "a/web", web.LoadBalancers[0].Service)
 	require.InDelta(t, 10*0.0001*on, web.PVCost(), 1e-12)
 	require.Equal(t, "cluster=c1:name=pv1", web.PVs[0].Key)
-	ns := got["c1/__unmounted__/a/__unmounted__/__unmounted__"]
+	// As in OpenCost: the claim's unmounted time goes to its namespace's
+	// "<namespace>-unmounted-pvcs" pod; the unclaimed volume and the load
+	// balancer's time without pods go to the cluster's __unmounted__ pod.
+	ns := got["c1/__unmounted__/a/a-unmounted-pvcs/__unmounted__"]
 	require.True(t, ns.IsUnmounted())
-	require.InDelta(t, (1-on)*0.025, ns.LoadBalancerCost, 1e-12)
+	require.Equal(t, allocation.Properties{Cluster: "c1", Namespace: "a", Pod: "a-unmounted-pvcs", Container: "__unmounted__"}, ns.Properties)
+	require.Zero(t, ns.LoadBalancerCost)
 	require.InDelta(t, 10*0.0001*(1-on), ns.PVCost(), 1e-12)
 	orphan := got["c1/__unmounted__/__unmounted__/__unmounted__/__unmounted__"]
 	require.InDelta(t, 5*0.0002, orphan.PVCost(), 1e-12)
+	require.InDelta(t, (1-on)*0.025, orphan.LoadBalancerCost, 1e-12)
+	require.Len(t, orphan.LoadBalancers, 1)
+	require.Equal(t, "a/web", orphan.LoadBalancers[0].Service)
 }
 
 func TestComputeRejectsEmptyWindow(t *testing.T) {

@@ -272,19 +272,22 @@ func addPV(a *Allocation, pv PVAllocation) {
 	a.PVs = append(a.PVs, pv)
 }
 
-// unmountedRow returns the unmounted row of a namespace ("" for volumes
-// without claims).
+// unmountedRow returns the unmounted row of a namespace, or of the
+// cluster when namespace is "". As in OpenCost, a namespace's row is pod
+// "<namespace>-unmounted-pvcs" and carries its claims while no running pod
+// mounts them; the cluster's row (namespace and pod __unmounted__) carries
+// volumes without a claim and load balancers that select no running pod.
 func (c *computation) unmountedRow(cluster, namespace string) *Allocation {
 	k := podKey{cluster, namespace, ""}
 	a := c.unmounted[k]
 	if a == nil {
-		ns := namespace
-		if ns == "" {
-			ns = UnmountedSuffix
+		ns, pod := UnmountedSuffix, UnmountedSuffix
+		if namespace != "" {
+			ns, pod = namespace, namespace+UnmountedPVCsSuffix
 		}
 		a = &Allocation{
-			Name:        joinName(cluster, UnmountedSuffix, ns, UnmountedSuffix, UnmountedSuffix),
-			Properties:  Properties{Cluster: cluster, Namespace: ns, Pod: UnmountedSuffix, Container: UnmountedSuffix},
+			Name:        joinName(cluster, UnmountedSuffix, ns, pod, UnmountedSuffix),
+			Properties:  Properties{Cluster: cluster, Namespace: ns, Pod: pod, Container: UnmountedSuffix},
 			Window:      c.w,
 			PriceSource: PriceSourceMetrics,
 		}

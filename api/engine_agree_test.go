@@ -120,8 +120,12 @@ func agreementStore(t *testing.T, rng *rand.Rand) *store.Store {
 			if a := &b.Rows[i]; a.IsUnmounted() {
 				// As compute writes them: an unmounted row of a namespace
 				// carries no pod metadata (summing leaves it out of the
-				// label intersections).
+				// label intersections). Its pod is "<namespace>-unmounted-pvcs"
+				// (older blocks: __unmounted__); both forms are in the mix.
 				a.Properties.Pod, a.Properties.Container = allocation.UnmountedSuffix, allocation.UnmountedSuffix
+				if ns := a.Properties.Namespace; ns != allocation.UnmountedSuffix && rng.IntN(2) == 0 {
+					a.Properties.Pod = ns + allocation.UnmountedPVCsSuffix
+				}
 				a.Properties.Labels, a.Properties.Annotations = nil, nil
 				continue
 			}

@@ -29,7 +29,7 @@ func TestUnmountedRowKeepsNamespaceLabels(t *testing.T) {
 				Properties: allocation.Properties{Cluster: "c1", Node: "n1", Namespace: "data", Pod: pod, Container: container,
 					Labels: labels, NamespaceLabels: map[string]string{"team": "data"}}}
 		}
-		unmounted := row("c1/__unmounted__/data/__unmounted__/__unmounted__", allocation.UnmountedSuffix, allocation.UnmountedSuffix, nil)
+		unmounted := row("c1/__unmounted__/data/data-unmounted-pvcs/__unmounted__", "data"+allocation.UnmountedPVCsSuffix, allocation.UnmountedSuffix, nil)
 		unmounted.Properties.Node, unmounted.Properties.NamespaceLabels = "", nil
 		rows := []allocation.Allocation{
 			unmounted,

@@ -132,9 +132,9 @@ func TestDemoServeAnswersEqualGroundTruth(t *testing.T) {
 		sumGot += v
 	}
 	require.InEpsilon(t, sumTruth, sumGot, 0.001, "fleet total with idle (tolerance 0.1 %%)")
-	// Unmounted volumes and load balancers have their own rows (namespace
-	// kept, pod __unmounted__); the truth's namespaces are containers only.
-	namespaces := answer("aggregate=cluster,namespace&filter=" + url.QueryEscape(`pod!:"__unmounted__"`))
+	// Unmounted volumes and load balancers have their own rows (container
+	// __unmounted__); the truth's namespaces are containers only.
+	namespaces := answer("aggregate=cluster,namespace&filter=" + url.QueryEscape(`container!:"__unmounted__"`))
 	for key, want := range truth.namespace {
 		require.InEpsilon(t, want, namespaces[key], 0.005, "namespace %s (tolerance 0.5 %%)", key)
 	}
