@@ -100,6 +100,7 @@ func (c *computation) diskAsset(v *volumeState) (asset.Asset, bool) {
 	a.VolumeName = v.key.name
 	a.ClaimName, a.ClaimNamespace = v.claim.name, v.claim.namespace
 	a.StorageClass = c.meta.pvClass[v.key]
+	a.Local = c.meta.pvLocal[v.key]
 	if a.StorageClass == "" && v.claimed {
 		a.StorageClass = c.meta.pvcClass[v.claim]
 	}

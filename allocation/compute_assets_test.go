@@ -51,7 +51,8 @@ func TestComputeWindowAssets(t *testing.T) {
 	f.add("kube_persistentvolume_capacity_bytes", map[string]string{"persistentvolume": "pv1"}, all, constant(20*gib))
 	f.add("pv_hourly_cost", map[string]string{"persistentvolume": "pv2", "volumename": "pv2"}, all, constant(0.0002))
 	f.add("kube_persistentvolume_capacity_bytes", map[string]string{"persistentvolume": "pv2"}, all, constant(5*gib))
-	f.add("kube_persistentvolume_info", map[string]string{"persistentvolume": "pv2", "storageclass": "standard"}, []int64{ms(f.w.End)}, constant(1))
+	f.add("kube_persistentvolume_info", map[string]string{"persistentvolume": "pv1", "storageclass": "gp3", "csi_driver": "ebs.csi.aws.com", "csi_volume_handle": "vol-1"}, []int64{ms(f.w.End)}, constant(1))
+	f.add("kube_persistentvolume_info", map[string]string{"persistentvolume": "pv2", "storageclass": "standard", "local_path": "/mnt/disks/ssd0", "local_fs": "ext4"}, []int64{ms(f.w.End)}, constant(1))
 	// 1 GiB of internet egress over the hour at $0.09/GiB.
 	f.add("kubecost_pod_network_egress_bytes_total", map[string]string{"namespace": "a", "pod_name": "web-1", "internet": "true"}, all,
 		func(ts int64) float64 { return float64(ts-f.at(0)) / float64(time.Hour.Milliseconds()) * gib })
@@ -106,7 +107,9 @@ func TestComputeWindowAssets(t *testing.T) {
 	require.Equal(t, "a", pv1.ClaimNamespace)
 	require.Equal(t, "gp3", pv1.StorageClass)
 	require.Equal(t, "vol-1", pv1.Properties.ProviderID)
+	require.False(t, pv1.Local, "a CSI (EBS) volume is network storage")
 	pv2 := got["c1/Disk/pv2"]
+	require.True(t, pv2.Local, "kube_persistentvolume_info names its local_path")
 	require.InDelta(t, 5*0.0002, pv2.Cost, 1e-12)
 	require.Empty(t, pv2.ClaimName)
 	require.Equal(t, "standard", pv2.StorageClass)

@@ -28,6 +28,7 @@ type metadata struct {
 	nodeLabels                map[nodeKey]map[string]string
 	pvcVolume                 map[objKey]string
 	pvcClass, pvClass         map[objKey]string // storage classes of claims and volumes
+	pvLocal                   map[objKey]bool   // volumes on a node's own storage
 	nodeCreated               map[nodeKey]int64 // kube_node_created, Unix ms
 	selectors                 map[nsKey][]svcSelector
 }
@@ -52,7 +53,7 @@ func (c *computation) readMetadata() {
 		nsLabels: map[nsKey]map[string]string{}, nsAnnotations: map[nsKey]map[string]string{},
 		podOwner: map[podKey]ownerRef{}, rsOwner: map[objKey]ownerRef{}, jobOwner: map[objKey]ownerRef{},
 		nodeLabels: map[nodeKey]map[string]string{}, pvcVolume: map[objKey]string{},
-		pvcClass: map[objKey]string{}, pvClass: map[objKey]string{}, nodeCreated: map[nodeKey]int64{},
+		pvcClass: map[objKey]string{}, pvClass: map[objKey]string{}, pvLocal: map[objKey]bool{}, nodeCreated: map[nodeKey]int64{},
 		selectors: map[nsKey][]svcSelector{},
 	}
 	for _, s := range c.series(mPodLabels) {
@@ -93,8 +94,15 @@ func (c *computation) readMetadata() {
 		}
 	}
 	for _, s := range c.series(mPVInfo) {
+		k := c.volumeKeyOf(s.Labels)
 		if v := s.Labels["storageclass"]; v != "" {
-			m.pvClass[c.volumeKeyOf(s.Labels)] = v
+			m.pvClass[k] = v
+		}
+		// kube-state-metrics names a local or hostPath volume's path in
+		// these labels and leaves them empty for network storage (EBS, CSI,
+		// NFS, ...); without them nothing says where a volume lives.
+		if s.Labels["local_path"] != "" || s.Labels["host_path"] != "" {
+			m.pvLocal[k] = true
 		}
 	}
 	for _, s := range c.series(mNodeCreated) {

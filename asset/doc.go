@@ -28,8 +28,9 @@
 // capacity (kube_persistentvolume_capacity_bytes) at its price, the bill;
 // allocations charge claims their requested bytes, so when a claim requests
 // less than its volume holds, disk assets exceed the volume cost allocations
-// carry. Whether a disk is local or network storage is not in the metrics
-// read, so Local is never set by Compute. Adjustment and Discount are never
+// carry. A disk is Local when kube_persistentvolume_info names a local or
+// hostPath path for it (local_path, host_path); any other volume, and one
+// without that series, counts as network storage. Adjustment and Discount are never
 // set by Compute either (there is no billing reconciliation); they exist so
 // that rows can carry them later without a schema change.
 package asset

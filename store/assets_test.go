@@ -28,7 +28,7 @@ func assetBlock(cluster string, cost float64) store.AssetBlock {
 				Hours: 0.66, NodeType: "m5.xlarge", Preemptible: true, CPUCoreHours: 2.64, RAMByteHours: 1e10, CPUCost: cost, RAMCost: 0.01,
 				CPUCostAllocated: cost / 2, PriceSource: "metrics"},
 			{Kind: asset.KindDisk, Properties: asset.Properties{Cluster: cluster, Name: "pv1"}, Window: w, Start: assetWin.Start, End: assetWin.End,
-				Hours: 1, ByteHours: 1e10, Cost: 0.002, StorageClass: "gp3", VolumeName: "pv1", ClaimName: "data", ClaimNamespace: "db"},
+				Hours: 1, ByteHours: 1e10, Cost: 0.002, StorageClass: "gp3", VolumeName: "pv1", ClaimName: "data", ClaimNamespace: "db", Local: true},
 			{Kind: asset.KindLoadBalancer, Properties: asset.Properties{Cluster: cluster, Name: "web/front"}, Window: w, Start: assetWin.Start, End: assetWin.End,
 				Hours: 1, Cost: 0.025, IP: "10.0.0.1", Private: true},
 		},
