@@ -109,7 +109,31 @@ func (c *computation) diskAsset(v *volumeState) (asset.Asset, bool) {
 		a.ByteHours += bytes.integral(sp.s, sp.e, &hb)
 		a.Cost += productIntegral(bytes, &v.price, sp.s, sp.e) / gibibyte
 	}
+	a.ByteHoursUsed, a.ByteUsageMax = c.diskUsage(v, a.Hours)
 	return a, true
+}
+
+// diskUsage is a disk's usage over the window from kubelet's reports, which
+// exist only while a pod mounts the claim: the reports' time-weighted
+// average (each report standing for its step, as every gauge here) times
+// the disk's hours, as OpenCost carries measured usage over the disk's
+// life, and the largest report. Both are nil without reports.
+func (c *computation) diskUsage(v *volumeState, hours float64) (byteHours, peak *float64) {
+	if len(v.used) == 0 {
+		return nil, nil
+	}
+	reported := sampleLife(v.used, c.ws, c.we, c.step)
+	ms := reported.millis()
+	if ms <= 0 {
+		return nil, nil
+	}
+	avg := reported.integral(v.used) / (float64(ms) / msPerHour)
+	top := v.used[0].V
+	for _, s := range v.used[1:] {
+		top = max(top, s.V)
+	}
+	bh := avg * hours
+	return &bh, &top
 }
 
 func (c *computation) lbAsset(lb *lbState) asset.Asset {

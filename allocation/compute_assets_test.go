@@ -49,6 +49,16 @@ func TestComputeWindowAssets(t *testing.T) {
 	f.add("kube_persistentvolumeclaim_resource_requests_storage_bytes", map[string]string{"namespace": "a", "persistentvolumeclaim": "data"}, all, constant(10*gib))
 	f.add("pv_hourly_cost", map[string]string{"persistentvolume": "pv1", "volumename": "pv1", "provider_id": "vol-1"}, all, constant(0.0001))
 	f.add("kube_persistentvolume_capacity_bytes", map[string]string{"persistentvolume": "pv1"}, all, constant(20*gib))
+	// kubelet reports the claim's usage only while it is mounted: minutes
+	// 10..39, 3 GiB but 9 GiB at minute 20 (a middle sample counts one step
+	// under any rule for a run's edges): average 3.2 GiB.
+	f.add("kubelet_volume_stats_used_bytes", map[string]string{"namespace": "a", "persistentvolumeclaim": "data", "node": "n1"},
+		f.grid(f.at(10*time.Minute), f.at(40*time.Minute)), func(ts int64) float64 {
+			if ts == f.at(20*time.Minute) {
+				return 9 * gib
+			}
+			return 3 * gib
+		})
 	f.add("pv_hourly_cost", map[string]string{"persistentvolume": "pv2", "volumename": "pv2"}, all, constant(0.0002))
 	f.add("kube_persistentvolume_capacity_bytes", map[string]string{"persistentvolume": "pv2"}, all, constant(5*gib))
 	f.add("kube_persistentvolume_info", map[string]string{"persistentvolume": "pv1", "storageclass": "gp3", "csi_driver": "ebs.csi.aws.com", "csi_volume_handle": "vol-1"}, []int64{ms(f.w.End)}, constant(1))
@@ -108,11 +118,17 @@ func TestComputeWindowAssets(t *testing.T) {
 	require.Equal(t, "gp3", pv1.StorageClass)
 	require.Equal(t, "vol-1", pv1.Properties.ProviderID)
 	require.False(t, pv1.Local, "a CSI (EBS) volume is network storage")
+	require.NotNil(t, pv1.ByteHoursUsed)
+	require.InDelta(t, 3.2*gib*pv1.Hours, *pv1.ByteHoursUsed, 1, "average reported usage carried over the disk's hours")
+	require.Equal(t, 1.0, pv1.Hours)
+	require.Equal(t, float64(9*gib), *pv1.ByteUsageMax)
 	pv2 := got["c1/Disk/pv2"]
 	require.True(t, pv2.Local, "kube_persistentvolume_info names its local_path")
 	require.InDelta(t, 5*0.0002, pv2.Cost, 1e-12)
 	require.Empty(t, pv2.ClaimName)
 	require.Equal(t, "standard", pv2.StorageClass)
+	require.Nil(t, pv2.ByteHoursUsed, "no claim, no kubelet reports: unknown, not zero")
+	require.Nil(t, pv2.ByteUsageMax)
 
 	lb := got["c1/LoadBalancer/a/web"]
 	require.InDelta(t, 0.025, lb.Cost, 1e-12)

@@ -16,6 +16,7 @@ type volumeState struct {
 	source     string     // price source
 	claim      objKey     // the claim bound to it, when known
 	claimBytes *stepCurve // that claim's requested bytes
+	used       []Sample   // kubelet's reports of the claim's used bytes
 }
 
 // claimState is one claim, its bytes and the pods mounting it.
@@ -140,6 +141,11 @@ func (c *computation) computeVolumes() {
 		k := objKey{c.cluster(s.Labels), s.Labels["namespace"], s.Labels["persistentvolumeclaim"]}
 		bytesLists[k] = append(bytesLists[k], s.Samples)
 	}
+	usedLists := map[objKey][][]Sample{}
+	for _, s := range c.series(mPVCUsed) {
+		k := objKey{c.cluster(s.Labels), s.Labels["namespace"], s.Labels["persistentvolumeclaim"]}
+		usedLists[k] = append(usedLists[k], s.Samples)
+	}
 	for _, s := range c.series(mPodPVC) {
 		k := objKey{c.cluster(s.Labels), s.Labels["namespace"], s.Labels["persistentvolumeclaim"]}
 		cl := claim(k)
@@ -182,6 +188,7 @@ func (c *computation) computeVolumes() {
 			cl.bytes = v.capacity
 		}
 		v.claimBytes = &cl.bytes
+		v.used = mergeSamples(usedLists[cl.key])
 		c.chargeClaim(cl, v)
 	}
 	c.volumes = volOrder

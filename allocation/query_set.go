@@ -103,6 +103,7 @@ const (
 	mPVBytes        = "kube_persistentvolume_capacity_bytes"
 	mPVPrice        = "pv_hourly_cost"
 	mPodPVC         = "pod_pvc_allocation"
+	mPVCUsed        = "kubelet_volume_stats_used_bytes"
 	mLBCost         = "kubecost_load_balancer_cost"
 	mSvcSelector    = "service_selector_labels"
 	mNetRx          = "container_network_receive_bytes_total"
@@ -150,7 +151,7 @@ func Queries(w Window, opts QueryOptions) []Query {
 		withFallback(b.rangeQuery("memory_usage", firstNonEmptyExpr(ramRule, ramUsage)), ramRule, ramUsage),
 		b.rangeQuery("node_prices", b.raws(mCPUPrice, mRAMPrice, mGPUPrice, mGPUCount, mSpot)),
 		b.capacityQuery(),
-		b.rangeQuery("volumes", b.raws(mPVPrice, mPVBytes, mPVCBytes, mPodPVC)),
+		b.rangeQuery("volumes", b.raws(mPVPrice, mPVBytes, mPVCBytes, mPodPVC, mPVCUsed)),
 		b.rangeQuery("load_balancers", b.raws(mLBCost)),
 		b.rangeQuery("network", b.raws(mNetRx, mNetTx)),
 		b.rangeQuery("network_egress", b.raws(mEgressBytes, mZoneEgress, mRegionEgress, mInternetEgress)),

@@ -472,6 +472,9 @@ func aggregateAssets(as []asset.Asset, w allocation.Window, q AssetQuery) map[st
 // aggregate of kind Any.
 func combineAssets(a, b asset.Asset) asset.Asset {
 	s := asset.Sum(a.Window, []asset.Asset{withKey(a)}, []asset.Asset{withKey(b)})[0]
+	// The largest report of one disk says nothing of two together: unknown,
+	// as OpenCost's Disk.add drops it.
+	s.ByteUsageMax = nil
 	s.Kind = a.Kind
 	if a.Kind != b.Kind {
 		s.Kind = kindAny

@@ -69,8 +69,9 @@ type NodeJSON struct {
 	TotalCost    Number        `json:"totalCost"`
 }
 
-// DiskJSON is a Disk asset. costfed measures no disk usage, so
-// byteHoursUsed and byteUsageMax are null, as OpenCost writes unknowns.
+// DiskJSON is a Disk asset. byteHoursUsed and byteUsageMax are null where
+// kubelet reported no usage (a volume without a claim, or never mounted),
+// as OpenCost writes unknowns.
 type DiskJSON struct {
 	assetHead
 	ByteHours      Number        `json:"byteHours"`
@@ -164,6 +165,7 @@ func AssetJSON(a *asset.Asset) any {
 			GPUCount: Number(a.GPUCount()), RAMCost: Number(a.RAMCost), Adjustment: Number(a.Adjustment), TotalCost: Number(a.TotalCost())}
 	case asset.KindDisk:
 		return DiskJSON{assetHead: h, ByteHours: Number(a.ByteHours), Bytes: Number(a.Bytes()), Adjustment: Number(a.Adjustment),
+			ByteHoursUsed: numberOrNull(a.ByteHoursUsed), ByteUsageMax: numberOrNull(a.ByteUsageMax),
 			TotalCost: Number(a.TotalCost()), StorageClass: a.StorageClass, VolumeName: a.VolumeName, ClaimName: a.ClaimName, ClaimNamespace: a.ClaimNamespace}
 	case asset.KindLoadBalancer:
 		return LoadBalancerJSON{assetHead: h, Adjustment: Number(a.Adjustment), TotalCost: Number(a.TotalCost()), Private: a.Private, IP: a.IP}
@@ -176,6 +178,15 @@ func AssetJSON(a *asset.Asset) any {
 	}
 	adj := Number(a.Adjustment)
 	return CostJSON{assetHead: h, Adjustment: &adj, TotalCost: Number(a.TotalCost())}
+}
+
+// numberOrNull is v as a JSON number, or null when v is nil.
+func numberOrNull(v *float64) *Number {
+	if v == nil {
+		return nil
+	}
+	n := Number(*v)
+	return &n
 }
 
 // breakdown is the allocated (user) and idle fractions of a cost.

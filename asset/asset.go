@@ -128,6 +128,13 @@ type Asset struct {
 	ClaimName      string
 	ClaimNamespace string
 	Local          bool
+	// Disk usage as kubelet reports it (kubelet_volume_stats_used_bytes) for
+	// a claimed volume while a pod mounts it; nil when nothing was reported
+	// in the window. ByteHoursUsed is the time-weighted average of the
+	// reports times Hours (OpenCost's rule: usage measured while mounted
+	// stands for the disk's whole life), ByteUsageMax the largest report.
+	ByteHoursUsed *float64
+	ByteUsageMax  *float64
 
 	// Load balancer.
 	IP      string

@@ -67,3 +67,32 @@ func TestSumAddsWindowsPerKey(t *testing.T) {
 	n.Labels["v"] = "x"
 	require.Equal(t, "2", second[1].Labels["v"], "no memory shared with the inputs")
 }
+
+// Disk usage adds over the windows that measured it and keeps the largest
+// report; a window without reports leaves both as they were, and a sum
+// without any report keeps them nil (OpenCost's null).
+func TestSumDiskUsage(t *testing.T) {
+	h0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := func(v float64) *float64 { return &v }
+	disk := func(h int, used, peak *float64) asset.Asset {
+		s := h0.Add(time.Duration(h) * time.Hour)
+		return asset.Asset{Kind: asset.KindDisk, Properties: asset.Properties{Cluster: "c", Name: "pv"}, Start: s, End: s.Add(time.Hour),
+			Hours: 1, ByteHours: 10, ByteHoursUsed: used, ByteUsageMax: peak}
+	}
+	day := asset.Window{Start: h0, End: h0.Add(24 * time.Hour)}
+	in := [][]asset.Asset{{disk(0, f(4), f(5))}, {disk(1, nil, nil)}, {disk(2, f(2), f(3))}}
+	got := asset.Sum(day, in...)
+	require.Len(t, got, 1)
+	require.Equal(t, 6.0, *got[0].ByteHoursUsed)
+	require.Equal(t, 5.0, *got[0].ByteUsageMax)
+	*got[0].ByteUsageMax = 99
+	require.Equal(t, 5.0, *in[0][0].ByteUsageMax, "no memory shared with the inputs")
+
+	none := asset.Sum(day, []asset.Asset{disk(0, nil, nil)}, []asset.Asset{disk(1, nil, nil)})
+	require.Nil(t, none[0].ByteHoursUsed)
+	require.Nil(t, none[0].ByteUsageMax)
+
+	late := asset.Sum(day, []asset.Asset{disk(0, nil, nil)}, []asset.Asset{disk(1, f(1), f(2))})
+	require.Equal(t, 1.0, *late[0].ByteHoursUsed)
+	require.Equal(t, 2.0, *late[0].ByteUsageMax)
+}

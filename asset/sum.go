@@ -21,6 +21,7 @@ func Sum(w Window, sets ...[]Asset) []Asset {
 				c := *a
 				c.Window = w
 				c.Labels = copyMap(a.Labels)
+				c.ByteHoursUsed, c.ByteUsageMax = copyFloat(a.ByteHoursUsed), copyFloat(a.ByteUsageMax)
 				byKey[k] = len(out)
 				out = append(out, c)
 				continue
@@ -52,6 +53,15 @@ func add(s *Asset, a *Asset) {
 	s.GPUCostAllocated += a.GPUCostAllocated
 	s.ByteHours += a.ByteHours
 	s.Cost += a.Cost
+	// Usage adds where it was measured (a window without reports adds
+	// nothing, as OpenCost adds a nil ByteHoursUsed); one disk's largest
+	// report over consecutive windows is the largest of theirs.
+	if a.ByteHoursUsed != nil {
+		s.ByteHoursUsed = addFloat(s.ByteHoursUsed, *a.ByteHoursUsed)
+	}
+	if a.ByteUsageMax != nil && (s.ByteUsageMax == nil || *a.ByteUsageMax > *s.ByteUsageMax) {
+		s.ByteUsageMax = copyFloat(a.ByteUsageMax)
+	}
 	if a.PriceSource == "config" {
 		s.PriceSource = a.PriceSource
 	}
@@ -70,6 +80,22 @@ func add(s *Asset, a *Asset) {
 	if a.Discount != 0 {
 		s.Discount = a.Discount
 	}
+}
+
+// addFloat returns a new *p + v (v when p is nil).
+func addFloat(p *float64, v float64) *float64 {
+	if p != nil {
+		v += *p
+	}
+	return &v
+}
+
+func copyFloat(p *float64) *float64 {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func copyMap(m map[string]string) map[string]string {
